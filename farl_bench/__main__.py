@@ -1,0 +1,3 @@
+from farl_bench.cli import main
+
+main()

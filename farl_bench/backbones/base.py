@@ -1,0 +1,74 @@
+"""What every backbone gives: pooled features, multi-level maps, preprocessing and an identity."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+
+@dataclass
+class Features:
+    """levels: N x C_i x H_i x W_i maps from the chosen layers (empty when not asked for); pooled: N x C."""
+
+    levels: list[torch.Tensor]
+    pooled: torch.Tensor
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    channels: tuple[int, ...]  # per level
+    strides: tuple[int, ...]   # per level, input pixels per feature-map cell
+    pooled_dim: int
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """Inputs are RGB in [0, 1] resized to input_size x input_size, then (x - mean) / std."""
+
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    input_size: int
+
+
+class Backbone(nn.Module):
+    """Subclasses implement `_forward(x, levels)` and set `preprocess` and `fingerprint`."""
+
+    preprocess: Preprocess
+    fingerprint: str
+
+    def forward(self, x: torch.Tensor, levels: bool = True) -> Features:
+        return self._forward(x, levels)
+
+    def _forward(self, x: torch.Tensor, levels: bool) -> Features:
+        raise NotImplementedError
+
+    @property
+    def feature_spec(self) -> FeatureSpec:
+        """Measured from one forward of a zero image, so it is right for any architecture."""
+        size = self.preprocess.input_size
+        with torch.inference_mode():
+            feats = self(torch.zeros(1, 3, size, size), levels=True)
+        return FeatureSpec(
+            channels=tuple(f.shape[1] for f in feats.levels),
+            strides=tuple(round(size / f.shape[-1]) for f in feats.levels),
+            pooled_dim=feats.pooled.shape[1],
+        )
+
+    @property
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

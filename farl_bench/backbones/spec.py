@@ -1,0 +1,44 @@
+"""Parsing backbone spec strings and the one front door, `build`."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+from farl_bench.backbones.base import Backbone
+from farl_bench.errors import UserError
+from farl_bench.registry import BACKBONES
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    kind: str
+    target: str = ""
+    options: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        text = f"{self.kind}:{self.target}" if self.target else self.kind
+        if self.options:
+            text += "?" + "&".join(f"{k}={v}" for k, v in sorted(self.options.items()))
+        return text
+
+
+def parse_spec(text: str) -> BackboneSpec:
+    """``kind[:target][?k=v&...]`` -> BackboneSpec (options sorted, so equal specs print equal)."""
+    body, _, query = text.strip().partition("?")
+    kind, _, target = body.partition(":")
+    if not kind:
+        raise UserError(f"backbone spec {text!r} has no kind; write e.g. timm:resnet18 or pixels")
+    try:
+        options = dict(parse_qsl(query, strict_parsing=True)) if query else {}
+    except ValueError:
+        raise UserError(f"backbone spec {text!r}: options must be ?key=value&key=value") from None
+    return BackboneSpec(kind, target, options)
+
+
+def build(spec: str | BackboneSpec, input_size: int | None = None) -> Backbone:
+    """Build a backbone from its spec string; `input_size` overrides the backbone's default."""
+    parsed = parse_spec(spec) if isinstance(spec, str) else spec
+    builder = BACKBONES.get(parsed.kind)
+    backbone = builder(parsed, input_size)
+    backbone.eval()
+    return backbone

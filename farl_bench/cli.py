@@ -1,0 +1,181 @@
+"""`farl-bench`: parse options, build the plan, hand it over. No benchmark logic lives here."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from farl_bench.errors import UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Benchmark face representations on parsing, alignment, attributes, age and expression.")
+datasets_app = typer.Typer(no_args_is_help=True, help="Dataset tools: synthetic data.")
+app.add_typer(datasets_app, name="datasets")
+console = Console()
+err_console = Console(stderr=True)
+
+DEFAULT_DATA_ROOT = Path(os.environ.get("FARL_BENCH_DATA", "datasets"))
+
+
+def _split_csv(values: list[str]) -> list[str]:
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def _numbers(text: str, kind: Callable, option: str) -> list:
+    try:
+        return [kind(v) for v in _split_csv([text])]
+    except ValueError:
+        raise UserError(f"{option} {text!r}: expected comma-separated numbers") from None
+
+
+def _dataset_roots(items: list[str]) -> dict[str, Path]:
+    roots = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep:
+            raise UserError(f"--root {item!r} is not NAME=DIR (for example --root celeba=/data/CelebA)")
+        roots[name] = Path(path)
+    return roots
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=err_console, transient=True) as bars:
+        def start(description: str, total: int) -> Callable[[int], None]:
+            task = bars.add_task(description, total=total)
+            return lambda n: bars.advance(task, n)
+
+        yield start
+
+
+def print_table(wide, title: str) -> None:
+    table = Table(title=title)
+    for column in wide.columns:
+        table.add_column(str(column), justify="left" if column in ("backbone", "protocol") else "right")
+    for row in wide.itertuples(index=False):
+        table.add_row(*(f"{v:.2f}" if isinstance(v, float) else str(v) for v in row))
+    console.print(table)
+
+
+@app.command()
+def run(
+    backbone: list[str] = typer.Option(..., "--backbone", "-b", help="Backbone spec(s), repeatable or comma-separated."),
+    tasks: str = typer.Option(..., "--tasks", "-t", help="Comma-separated task names (see `list tasks`)."),
+    protocol: str = typer.Option("linear", "--protocol", "-p", help="Comma-separated protocols."),
+    data_root: Path = typer.Option(DEFAULT_DATA_ROOT, help="Folder holding the dataset folders ($FARL_BENCH_DATA)."),
+    root: list[str] = typer.Option([], "--root", help="Per-dataset folder override NAME=DIR, repeatable."),
+    results: Path = typer.Option(Path("results"), help="Results folder (runs.jsonl and tables)."),
+    fractions: str = typer.Option("1.0", help="Training fractions, comma-separated, each in (0, 1]."),
+    seeds: str = typer.Option("0", help="Seeds, comma-separated."),
+    set_: list[str] = typer.Option([], "--set", help="Override a task setting KEY=VALUE, e.g. input_size=112."),
+    force: bool = typer.Option(False, help="Re-run cells already recorded."),
+    device: str = typer.Option("cpu", help="cpu, cuda or cuda:N."),
+    batch_size: int = typer.Option(64, min=1, help="Images per backbone forward."),
+    workers: int = typer.Option(0, min=0, help="Data-loading worker processes."),
+) -> None:
+    """Run backbones x tasks x protocols x fractions x seeds; skip cells already recorded."""
+    from farl_bench.engine.runner import RunOptions, run_cells
+    from farl_bench.plan import expand
+    from farl_bench.results.leaderboard import write_tables
+    from farl_bench.tasks import parse_overrides
+
+    cells = expand(_split_csv(backbone), _split_csv([tasks]), _split_csv([protocol]),
+                   _numbers(fractions, float, "--fractions"), _numbers(seeds, int, "--seeds"))
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UserError(f"--device {device}: no CUDA device is available here; use --device cpu")
+    options = RunOptions(data_root, results, parse_overrides(set_), _dataset_roots(root), force, device,
+                         batch_size, workers)
+    with _progress() as progress:
+        new = run_cells(cells, options, progress)
+    console.print(f"{len(new)} new run(s), {len(cells) - len(new)} already recorded; results in {results}/")
+    print_table(write_tables(results), f"leaderboard ({results}/leaderboard.csv)")
+
+
+@app.command()
+def leaderboard(results: Path = typer.Option(Path("results"), help="Results folder holding runs.jsonl.")) -> None:
+    """Write results.csv (long) and leaderboard.csv (wide) from runs.jsonl and print the table."""
+    from farl_bench.results.leaderboard import write_tables
+
+    print_table(write_tables(results), f"leaderboard ({results}/leaderboard.csv)")
+
+
+@app.command("list")
+def list_(what: str = typer.Argument(..., help="tasks, datasets, backbones or protocols")) -> None:
+    """Print what is registered."""
+    from farl_bench.registry import BACKBONES, DATASETS, PROTOCOLS
+    from farl_bench.tasks import load_task, task_names
+
+    if what == "tasks":
+        table = Table("task", "family", "dataset", "metrics", "description")
+        for name in task_names():
+            spec = load_task(name)
+            table.add_row(name, spec.family, spec.dataset, ", ".join(spec.metrics), spec.description)
+        console.print(table)
+        return
+    registries = {"datasets": DATASETS, "backbones": BACKBONES, "protocols": PROTOCOLS}
+    if what not in registries:
+        raise UserError(f"cannot list {what!r}: choose tasks, datasets, backbones or protocols")
+    for name in registries[what].names():
+        console.print(name)
+
+
+@datasets_app.command("synth")
+def synth(
+    out: Path = typer.Option(Path("datasets/synthetic"), help="Folder to write the dataset trees into."),
+    scale: str = typer.Option("medium", help="small (tests) or medium (make bench)."),
+    seed: int = typer.Option(0, help="Seed; the same seed gives identical bytes."),
+    only: list[str] = typer.Option([], "--only", help="Generate only these datasets (comma-separated)."),
+) -> None:
+    """Draw procedural faces and write them in the original formats of the real datasets."""
+    from farl_bench.data import synthetic
+
+    with _progress() as progress:
+        bars: dict[str, Callable[[int], None]] = {}
+
+        def report(name: str, done: int, total: int) -> None:
+            if name not in bars:
+                bars[name] = progress(f"synth {name}", total)
+            bars[name](1)
+
+        try:
+            counts = synthetic.generate(out, scale, seed, _split_csv(only) or None, report)
+        except ValueError as err:
+            raise UserError(str(err)) from None
+    for name, n in counts.items():
+        console.print(f"{name:<16} {n:>6} images")
+    console.print(f"synthetic datasets ({scale}, seed {seed}) in {out}/")
+
+
+def main() -> None:
+    """Console entry: user mistakes become one line on stderr and exit code 2."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s",
+                        handlers=[RichHandler(console=err_console, show_time=False, show_path=False)])
+    try:
+        app(standalone_mode=False)
+    except UserError as err:
+        err_console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as err:  # click usage errors
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            sys.exit(err.exit_code)
+        raise

@@ -1,0 +1,4 @@
+"""Face records, dataset readers, image loading and crops, subsets, synthetic data."""
+from farl_bench.data.records import DatasetSplits, FaceRecord
+
+__all__ = ["DatasetSplits", "FaceRecord"]

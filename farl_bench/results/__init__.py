@@ -1,0 +1,1 @@
+"""Run records (jsonl store), the long and wide tables, and provenance."""
