@@ -1,0 +1,39 @@
+import logging
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py
+torch.set_num_threads(2)
+
+REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+
+
+@pytest.fixture
+def celeba_root(tmp_path: Path) -> Path:
+    """A small hand-made CelebA tree with visibly drawn attributes; returns the data root."""
+    from helpers import write_celeba
+
+    write_celeba(tmp_path / "data")
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def cli(monkeypatch, capsys):
+    """Run `farl-bench ARGS` in-process; returns (exit code, stdout, stderr)."""
+    from farl_bench.cli import main
+
+    def invoke(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["farl-bench", *map(str, args)])
+        logging.getLogger().handlers.clear()
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code or 0
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke

@@ -1,0 +1,32 @@
+import numpy as np
+import pytest
+from sklearn.metrics import balanced_accuracy_score
+
+from farl_bench.families import get
+from farl_bench.families.attributes import attribute_accuracy, balanced_accuracy
+
+
+def test_accuracy_and_balanced_accuracy_by_hand():
+    target = np.array([[1, 0], [1, 0], [1, 1], [0, 1]], bool)
+    pred = np.array([[1, 0], [0, 0], [1, 0], [0, 1]], bool)
+    np.testing.assert_allclose(attribute_accuracy(pred, target), [75.0, 75.0])
+    # attribute 0: recall(pos) 2/3, recall(neg) 1/1 -> 83.33; attribute 1: 1/2 and 2/2 -> 75
+    np.testing.assert_allclose(balanced_accuracy(pred, target), [100 * (2 / 3 + 1) / 2, 75.0])
+
+
+def test_balanced_accuracy_matches_scikit_learn_on_random_labels():
+    rng = np.random.default_rng(0)
+    target = rng.random((500, 6)) < [0.05, 0.2, 0.5, 0.7, 0.9, 0.99]
+    pred = np.where(rng.random((500, 6)) < 0.8, target, ~target)
+    expected = [100 * balanced_accuracy_score(target[:, a], pred[:, a]) for a in range(6)]
+    np.testing.assert_allclose(balanced_accuracy(pred, target), expected)
+
+
+def test_score_names_metrics_with_units_and_per_attribute_rows():
+    family = get("attributes")
+    target = np.array([[1, 0], [0, 1]], bool)
+    metrics = family.score(np.array([[1, 1], [0, 1]], bool), target, {"attribute_names": ["A", "B"]})
+    assert metrics["acc_mean"].value == pytest.approx(75.0) and metrics["acc_mean"].unit == "%"
+    assert metrics["acc/A"].value == 100.0 and metrics["acc/B"].value == 50.0
+    # A: both classes right -> 100; B: negative missed, positive right -> 50
+    assert metrics["bacc_mean"].value == pytest.approx((100 + 50) / 2)
