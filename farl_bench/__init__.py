@@ -1,1 +1,8 @@
 __version__ = "0.1.0"
+
+
+def score(*args, **kwargs):
+    """Score outside predictions: see `farl_bench.scoring.score` (imported lazily: torch is heavy)."""
+    from farl_bench.scoring import score as _score
+
+    return _score(*args, **kwargs)

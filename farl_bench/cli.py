@@ -11,6 +11,7 @@ from typing import Callable, Iterator, Optional
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -18,7 +19,7 @@ from farl_bench.errors import UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Benchmark face representations on parsing, alignment, attributes, age and expression.")
-datasets_app = typer.Typer(no_args_is_help=True, help="Dataset tools: synthetic data.")
+datasets_app = typer.Typer(no_args_is_help=True, help="Dataset tools: verify a tree, generate synthetic data.")
 app.add_typer(datasets_app, name="datasets")
 console = Console()
 err_console = Console(stderr=True)
@@ -59,11 +60,15 @@ def _progress() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
 
 
 def print_table(wide, title: str) -> None:
+    """The wide leaderboard turned on its side: one row per task:metric@fraction, one column per
+    backbone + protocol, so many tasks stay readable in a terminal."""
     table = Table(title=title)
-    for column in wide.columns:
-        table.add_column(str(column), justify="left" if column in ("backbone", "protocol") else "right")
-    for row in wide.itertuples(index=False):
-        table.add_row(*(f"{v:.2f}" if isinstance(v, float) else str(v) for v in row))
+    table.add_column("task:metric@fraction")
+    labels = [f"{b} ({p})" for b, p in zip(wide["backbone"], wide["protocol"])]
+    for label in labels:
+        table.add_column(escape(label), justify="right")
+    for column in wide.columns[2:]:
+        table.add_row(escape(column), *(f"{v:.2f}" for v in wide[column]))
     console.print(table)
 
 
@@ -112,6 +117,34 @@ def leaderboard(results: Path = typer.Option(Path("results"), help="Results fold
     print_table(write_tables(results), f"leaderboard ({results}/leaderboard.csv)")
 
 
+@app.command()
+def score(
+    task: str = typer.Option(..., "--task", "-t", help="Task name (see `list tasks`)."),
+    predictions: Path = typer.Option(..., help="JSONL: one {\"id\": ..., <field>: ...} per test face."),
+    data_root: Path = typer.Option(DEFAULT_DATA_ROOT, help="Folder holding the dataset folders."),
+    out: Optional[Path] = typer.Option(None, help="Metric record to write (default: PREDICTIONS.metrics.json)."),
+    set_: list[str] = typer.Option([], "--set", help="Override a task setting KEY=VALUE."),
+) -> None:
+    """Score another tool's predictions with the suite's metrics."""
+    import json
+
+    from farl_bench.scoring import score as score_predictions
+    from farl_bench.tasks import parse_overrides
+
+    metrics = score_predictions(task, predictions, data_root, parse_overrides(set_))
+    table = Table("subset", "metric", "value", "unit", title=f"{task}: {predictions}")
+    for subset, values in metrics.items():
+        for name, m in values.items():
+            if "/" not in name:  # per-class rows stay in the file
+                table.add_row(escape(subset), escape(name), f"{m['value']:.3f}", m["unit"])
+    console.print(table)
+    target = out or predictions.with_suffix(".metrics.json")
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(json.dumps({"task": task, "predictions": str(predictions), "metrics": metrics}, indent=1))
+    tmp.replace(target)
+    console.print(f"metrics written to {target}")
+
+
 @app.command("list")
 def list_(what: str = typer.Argument(..., help="tasks, datasets, backbones or protocols")) -> None:
     """Print what is registered."""
@@ -121,15 +154,58 @@ def list_(what: str = typer.Argument(..., help="tasks, datasets, backbones or pr
     if what == "tasks":
         table = Table("task", "family", "dataset", "metrics", "description")
         for name in task_names():
-            spec = load_task(name)
-            table.add_row(name, spec.family, spec.dataset, ", ".join(spec.metrics), spec.description)
+            try:
+                spec = load_task(name)
+            except UserError as err:  # one broken spec must not hide the others
+                table.add_row(name, "", "", "", f"[red]invalid:[/red] {escape(str(err))}")
+                continue
+            table.add_row(name, spec.family, spec.dataset, escape(", ".join(spec.metrics)), escape(spec.description))
         console.print(table)
         return
-    registries = {"datasets": DATASETS, "backbones": BACKBONES, "protocols": PROTOCOLS}
+    if what == "datasets":
+        table = Table("dataset", "tasks", "default root")
+        tasks_of: dict[str, list[str]] = {}
+        for name in task_names():
+            try:
+                tasks_of.setdefault(load_task(name).dataset, []).append(name)
+            except UserError:
+                continue  # shown as invalid by `list tasks`
+        for name in DATASETS.names():
+            table.add_row(name, ", ".join(tasks_of.get(name, [])), str(DEFAULT_DATA_ROOT / DATASETS.get(name).folder))
+        console.print(table)
+        return
+    registries = {"backbones": BACKBONES, "protocols": PROTOCOLS}
     if what not in registries:
         raise UserError(f"cannot list {what!r}: choose tasks, datasets, backbones or protocols")
     for name in registries[what].names():
         console.print(name)
+
+
+@datasets_app.command("verify")
+def verify(
+    name: str = typer.Argument(..., help="Dataset name (see `list datasets`)."),
+    root: Optional[Path] = typer.Option(None, help="The dataset's folder (default: DATA_ROOT/<its folder>)."),
+    data_root: Path = typer.Option(DEFAULT_DATA_ROOT, help="Folder holding the dataset folders."),
+    full: bool = typer.Option(False, help="Decode every image, not a sample."),
+) -> None:
+    """Check a dataset tree: annotations parse, files present and decodable, split sizes. Exit 1 if not sound."""
+    from farl_bench.data.verify import verify as run_verify
+    from farl_bench.registry import DATASETS
+
+    folder = root or data_root / DATASETS.get(name).folder
+    report = run_verify(name, folder, full)
+    table = Table("check", "", "detail", title=f"{name} at {folder}")
+    marks = {True: "[green]ok[/green]", False: "[red]FAIL[/red]", None: "[dim]info[/dim]"}
+    for check in report.checks:
+        table.add_row(escape(check.name), marks[check.ok], escape(check.detail))
+    console.print(table)
+    for path in report.missing[:50]:
+        console.print(f"missing: {path}", highlight=False)
+    if len(report.missing) > 50:
+        console.print(f"... and {len(report.missing) - 50} more missing files")
+    for line in report.undecodable:
+        console.print(f"broken: {line}", highlight=False)
+    raise typer.Exit(0 if report.ok else 1)
 
 
 @datasets_app.command("synth")

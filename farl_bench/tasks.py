@@ -23,10 +23,17 @@ class Strict(BaseModel):
 
 
 class CropSpec(Strict):
-    """How a face is cut from the original image before the network sees it."""
+    """How a face is cut from the original image before the network sees it.
+
+    resize: the whole image. bbox: the record's box, made square, scaled by `zoom`.
+    align5: 5-point similarity to FaRL's template on a `canvas` px square (landmark indices from
+    the dataset meta's alignment_points), then an optional RoI tanh-warp of strength `tanh_warp`.
+    """
 
     kind: Literal["resize", "bbox", "align5"] = "resize"
     zoom: float = Field(1.0, gt=0)
+    canvas: int = Field(512, gt=0)
+    tanh_warp: float = Field(0.0, ge=0)
 
 
 class TaskSpec(Strict):
@@ -35,6 +42,7 @@ class TaskSpec(Strict):
     dataset: str
     description: str = ""
     reader: dict[str, Any] = {}
+    family_options: dict[str, Any] = {}
     crop: CropSpec = CropSpec()
     input_size: int | None = Field(None, gt=0, description="network input side; None = the backbone's")
     metrics: list[str] = Field(min_length=1, description="headline metrics shown in the leaderboard")

@@ -37,3 +37,13 @@ def cli(monkeypatch, capsys):
         return code, out, err
 
     return invoke
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory) -> Path:
+    """All synthetic datasets at the `small` scale, generated once per test session."""
+    from farl_bench.data.synthetic import generate
+
+    out = tmp_path_factory.mktemp("synthetic")
+    generate(out, "small", 0)
+    return out

@@ -3,40 +3,38 @@ import torch
 
 from farl_bench.backbones import build
 from farl_bench.data.readers.celeba import CelebAReader
-from farl_bench.engine.linear import LinearHparams, LinearProtocol
+from farl_bench.engine.evaluate import score_split
+from farl_bench.engine.features import FeatureCache
+from farl_bench.engine.linear import LinearHparams, LinearProtocol, train_grid
 from farl_bench.engine.protocol import ProtocolJob
 from farl_bench.families import get
+from farl_bench.data.samples import FaceSamples
 from farl_bench.tasks import load_task
 
 
 def job_for(root, hparams, seed=0):
     data = CelebAReader().read(root / "CelebA")
     backbone = build("pixels?grid=4", input_size=32)
-    cache = {}
-
-    def features(split, records):
-        if split not in cache:
-            from farl_bench.engine.features import extract_pooled
-
-            cache[split] = extract_pooled(backbone, records, "resize")
-        return cache[split]
-
-    return ProtocolJob(backbone, get("attributes"), load_task("celeba"), data.meta, data.split("train"),
-                       data.split("val"), data.split("test"), hparams, seed, features), data
+    family, spec = get("attributes"), load_task("celeba")
+    cache = FeatureCache(lambda recs: FaceSamples(recs, data, spec.crop, backbone.preprocess, family), backbone,
+                         False, data.splits, 64, 0, "cpu", lambda d, n: (lambda k: None), "celeba")
+    return ProtocolJob(backbone, family, spec, data, data.split("train"), data.split("val"), "val", hparams, seed,
+                       features=cache)
 
 
 def test_linear_probe_beats_the_majority_baseline(celeba_root):
-    job, data = job_for(celeba_root, LinearHparams(epochs=60))
+    job = job_for(celeba_root, LinearHparams(epochs=60))
     result = LinearProtocol().run(job)
-    target = job.family.targets(data.split("test"), data.meta)
-    majority = np.broadcast_to(job.family.targets(data.split("train"), data.meta).mean(0) > 0.5, target.shape)
-    ours = job.family.score(result.test_predictions, target, data.meta)["acc_mean"].value
-    floor = job.family.score(majority, target, data.meta)["acc_mean"].value
+    test = job.samples(job.data.split("test"))
+    ours = score_split(job.family, result.predict(test, "test"), test, job.data)["acc_mean"].value
+    train_rate = np.mean([r.attributes for r in job.train], axis=0) > 0.5
+    targets = [r.attributes for r in test.records]
+    floor = job.family.score([train_rate] * len(targets), targets, job.data.meta)["acc_mean"].value
     assert ours > floor + 15
 
 
 def test_the_chosen_setting_is_the_best_on_val(celeba_root):
-    job, _ = job_for(celeba_root, LinearHparams(lrs=[1e-4, 1e-2], weight_decays=[0.0, 10.0], epochs=20))
+    job = job_for(celeba_root, LinearHparams(lrs=[1e-4, 1e-2], weight_decays=[0.0, 10.0], epochs=20))
     result = LinearProtocol().run(job)
     assert result.selection_split == "val" and len(result.selection_scores) == 4
     best = max(s["acc_mean"] for s in result.selection_scores)
@@ -46,16 +44,16 @@ def test_the_chosen_setting_is_the_best_on_val(celeba_root):
 
 
 def test_same_seed_same_predictions(celeba_root):
-    hp = LinearHparams(epochs=10)
-    a = LinearProtocol().run(job_for(celeba_root, hp)[0]).test_predictions
-    b = LinearProtocol().run(job_for(celeba_root, hp)[0]).test_predictions
-    np.testing.assert_array_equal(a, b)
+    outs = []
+    for _ in range(2):
+        job = job_for(celeba_root, LinearHparams(epochs=10))
+        test = job.samples(job.data.split("test"))
+        outs.append(torch.cat([o for _, o in LinearProtocol().run(job).predict(test, "test")]))
+    torch.testing.assert_close(outs[0], outs[1], rtol=0, atol=0)
 
 
 def test_grid_heads_train_independently_of_each_other():
     """A setting trained inside a grid equals the same setting trained alone."""
-    from farl_bench.engine.linear import train_grid
-
     x, y = torch.randn(64, 5), torch.rand(64, 3) < 0.5
     hp = LinearHparams(epochs=3, batch_size=16)
     family = get("attributes")
@@ -63,3 +61,15 @@ def test_grid_heads_train_independently_of_each_other():
     grid = train_grid(family, x, y, settings, hp, 3, seed=0)
     alone = train_grid(family, x, y, settings[1:], hp, 3, seed=0)
     torch.testing.assert_close(grid.weights[1], alone.weights[0])
+
+
+def test_dense_grid_is_a_1x1_convolution_per_setting():
+    from farl_bench.engine.linear import HeadGrid
+
+    heads = HeadGrid(2, 4, 3)
+    for w in heads.weights:
+        torch.nn.init.normal_(w)
+    x = torch.randn(2, 4, 5, 5)
+    out = heads(x)
+    conv = torch.nn.functional.conv2d(x, heads.weights[1].T[:, :, None, None], heads.biases[1])
+    torch.testing.assert_close(out[1], conv)

@@ -42,3 +42,39 @@ def test_fraction_outside_unit_interval_is_refused(fraction):
 def test_fingerprint_ignores_order_but_not_membership():
     assert fingerprint(RECORDS) == fingerprint(RECORDS[::-1])
     assert fingerprint(RECORDS) != fingerprint(RECORDS[1:])
+
+
+def test_holdout_is_fixed_by_ids_and_disjoint():
+    from farl_bench.data.splits import holdout
+
+    train, val = holdout(RECORDS, 0.1)
+    assert len(val) == 100 and len(train) == 900 and not set(ids(train)) & set(ids(val))
+    assert set(ids(holdout(RECORDS[::-1], 0.1)[1])) == set(ids(val))
+
+
+def test_hash_split_takes_fixed_fractions_by_key_hash_independent_of_order():
+    from farl_bench.data.splits import hash_split
+
+    parts = hash_split(RECORDS, {"train": 0.7, "val": 0.1, "test": 0.2}, salt="s")
+    assert {k: len(v) for k, v in parts.items()} == {"train": 700, "val": 100, "test": 200}
+    assert ids(parts["test"]) == sorted(ids(parts["test"]))  # input order kept
+    shuffled = hash_split(RECORDS[::-1], {"train": 0.7, "val": 0.1, "test": 0.2}, salt="s")
+    assert all(set(ids(parts[k])) == set(ids(shuffled[k])) for k in parts)
+    assert set(ids(hash_split(RECORDS, {"train": 0.7, "val": 0.1, "test": 0.2}, salt="t")["val"])) != set(ids(parts["val"]))
+
+
+def test_hash_split_keeps_records_with_one_key_together():
+    from farl_bench.data.splits import hash_split
+
+    parts = hash_split(RECORDS, {"train": 0.8, "test": 0.2}, salt="s", key=lambda r: r.id[:-1])  # 100 groups of 10
+    assert len(parts["test"]) == 200
+    assert not {r.id[:-1] for r in parts["train"]} & {r.id[:-1] for r in parts["test"]}
+
+
+def test_hash_split_refuses_bad_fractions_and_too_few_keys():
+    from farl_bench.data.splits import hash_split
+
+    with pytest.raises(UserError, match="must be positive and sum to 1"):
+        hash_split(RECORDS, {"train": 0.7, "test": 0.2}, salt="s")
+    with pytest.raises(UserError, match="2 distinct keys are too few"):
+        hash_split(RECORDS[:2], {"train": 0.7, "val": 0.1, "test": 0.2}, salt="s")

@@ -34,10 +34,16 @@ class Preprocess:
 
 
 class Backbone(nn.Module):
-    """Subclasses implement `_forward(x, levels)` and set `preprocess` and `fingerprint`."""
+    """Subclasses implement `_forward(x, levels)` and set `preprocess` and `fingerprint`.
+
+    `spec` is the canonical spec string `build` made it from; `layers` says which blocks or stages
+    the levels come from: their indices, an int N for the last N, or None where that means nothing.
+    """
 
     preprocess: Preprocess
     fingerprint: str
+    spec: str = ""
+    layers: list[int] | int | None = None
 
     def forward(self, x: torch.Tensor, levels: bool = True) -> Features:
         return self._forward(x, levels)
@@ -72,3 +78,13 @@ def sha256_file(path: Path) -> str:
 
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def sha256_tensors(state: dict[str, torch.Tensor], salt: str = "") -> str:
+    """Hash of names, dtypes, shapes and bytes of the tensors (for weights that live in no file)."""
+    digest = hashlib.sha256(salt.encode())
+    for name in sorted(state):
+        t = state[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()

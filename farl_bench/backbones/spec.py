@@ -35,10 +35,46 @@ def parse_spec(text: str) -> BackboneSpec:
     return BackboneSpec(kind, target, options)
 
 
+def check_options(spec: BackboneSpec, allowed: set[str], example: str) -> None:
+    """Refuse options the kind does not take, naming the ones it does."""
+    unknown = set(spec.options) - allowed
+    if unknown:
+        raise UserError(f"backbone {spec}: unknown option(s) {', '.join(sorted(unknown))}; "
+                        f"{spec.kind} takes {', '.join(sorted(allowed)) or 'none'} (e.g. {example})")
+
+
+def int_option(spec: BackboneSpec, key: str) -> int | None:
+    if key not in spec.options:
+        return None
+    try:
+        return int(spec.options[key])
+    except ValueError:
+        raise UserError(f"backbone {spec}: option {key}={spec.options[key]!r} is not an integer") from None
+
+
+def bool_option(spec: BackboneSpec, key: str) -> bool:
+    value = spec.options.get(key, "0").lower()
+    if value not in ("0", "1", "true", "false", "yes", "no"):
+        raise UserError(f"backbone {spec}: option {key}={value!r} must be 1 or 0")
+    return value in ("1", "true", "yes")
+
+
+def layers_option(spec: BackboneSpec) -> list[int] | None:
+    """``layers=i,j,k``: block/stage indices whose outputs become the feature levels (None if not given)."""
+    text = spec.options.get("layers")
+    if text is None:
+        return None
+    try:
+        return [int(i) for i in text.split(",")]
+    except ValueError:
+        raise UserError(f"backbone {spec}: layers={text!r} must be comma-separated integers") from None
+
+
 def build(spec: str | BackboneSpec, input_size: int | None = None) -> Backbone:
     """Build a backbone from its spec string; `input_size` overrides the backbone's default."""
     parsed = parse_spec(spec) if isinstance(spec, str) else spec
     builder = BACKBONES.get(parsed.kind)
     backbone = builder(parsed, input_size)
+    backbone.spec = str(parsed)
     backbone.eval()
     return backbone

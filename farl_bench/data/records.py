@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
+from PIL import Image
+
+from farl_bench.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -29,12 +32,36 @@ class FaceRecord:
     tags: frozenset[str] = frozenset()
 
 
+def read_label_png(record: FaceRecord) -> np.ndarray:
+    """The record's mask file as an H x W uint8 label map (one 8-bit PNG, values = class ids)."""
+    try:
+        with Image.open(record.mask) as img:
+            if img.mode not in ("L", "P"):
+                raise UserError(f"mask {record.mask} is {img.mode}, expected an 8-bit label map (L or P)")
+            return np.asarray(img)
+    except (FileNotFoundError, OSError) as err:
+        raise UserError(f"mask {record.mask} cannot be read ({err}); check the dataset tree") from None
+
+
 @dataclass
 class DatasetSplits:
-    """Records per split (``train``, ``val``, ``test``) plus dataset meta (label names, ...)."""
+    """Records per split (``train``, ``val``, ``test``) plus dataset meta.
+
+    meta keys, where the dataset has them:
+      attribute_names (list[str]); label_names (parsing class names, index = label id);
+      expression_names (index = class id); num_landmarks (int); flip_permutation (list[int]:
+      landmark index after a horizontal flip); alignment_points (5 landmark indices: eye centres,
+      nose tip, mouth corners); normalisers (name -> definition, e.g. {"type": "points", "a": [36],
+      "b": [45]} for the distance of the means of two point sets, {"type": "bbox_sqrt_area"},
+      {"type": "bbox_diag"}); subset_rules (subset name -> how it was chosen); selection_note
+      (how the validation split was made when the dataset has none).
+    load_mask turns a record into its H x W uint8 label map (readers of datasets with several
+    part files per face replace it).
+    """
 
     splits: dict[str, list[FaceRecord]]
     meta: dict[str, Any] = field(default_factory=dict)
+    load_mask: Callable[[FaceRecord], np.ndarray] = read_label_png
 
     def split(self, name: str) -> list[FaceRecord]:
         return self.splits[name]

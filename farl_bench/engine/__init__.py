@@ -1,5 +1,5 @@
 """Protocols (linear / frozen / finetune), feature extraction and the run loop."""
-from farl_bench.engine import linear  # noqa: F401  (registers)
+from farl_bench.engine import linear, trainer  # noqa: F401  (registers)
 from farl_bench.engine.protocol import Protocol, ProtocolJob, ProtocolResult
 
 __all__ = ["Protocol", "ProtocolJob", "ProtocolResult"]

@@ -1,16 +1,24 @@
-"""The protocol interface: fit on train, select on val, predict test."""
+"""The protocol interface: fit on train, select on the selection split, predict any split."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
 
-import numpy as np
-from pydantic import BaseModel
+import torch
+from pydantic import BaseModel, ConfigDict
 
 from farl_bench.backbones import Backbone
-from farl_bench.data.records import FaceRecord
+from farl_bench.data.records import DatasetSplits, FaceRecord
+from farl_bench.data.samples import FaceSamples
 from farl_bench.families import Family
 from farl_bench.tasks import TaskSpec
+
+#: Yields (indices into the samples, outputs for those samples) batch by batch.
+Predictor = Callable[[FaceSamples, str], Iterator[tuple[list[int], torch.Tensor]]]
+
+
+class Hparams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 @dataclass
@@ -18,20 +26,29 @@ class ProtocolJob:
     backbone: Backbone
     family: Family
     task: TaskSpec
-    meta: dict[str, Any]
+    data: DatasetSplits
     train: list[FaceRecord]
-    val: list[FaceRecord]
-    test: list[FaceRecord]
-    hparams: BaseModel
+    select: list[FaceRecord]       # the split that chooses hyper-parameters and epochs
+    selection_split: str           # its name: "val" (default) or "test" (FaRL's way, marked in records)
+    hparams: Any
     seed: int
-    features: Callable[[str, list[FaceRecord]], np.ndarray]  # (split name, records) -> N x D pooled
+    device: str = "cpu"
+    batch_size: int = 64
+    workers: int = 0
+    features: Any = None           # engine.features.FeatureCache for protocols that cache
+    progress: Callable[[str, int], Callable[[int], None]] = field(default=lambda d, n: (lambda k: None))
+
+    def samples(self, records: list[FaceRecord], train: bool = False) -> FaceSamples:
+        """Crops of `records` with the family's targets; augmented when `train` and the family augments."""
+        augment = self.family.augmentation(self.data.meta, self.seed) if train else None
+        return FaceSamples(records, self.data, self.task.crop, self.backbone.preprocess, self.family, augment)
 
 
 @dataclass
 class ProtocolResult:
-    test_predictions: np.ndarray
-    selected: dict[str, Any]           # the chosen hyper-parameters
-    selection_split: str               # which split chose them ("val")
+    predict: Predictor                     # outputs for any split's samples
+    selected: dict[str, Any]               # the chosen hyper-parameters (and epoch)
+    selection_split: str
     selection_scores: list[dict[str, Any]]  # every candidate with its score on the selection split
 
 

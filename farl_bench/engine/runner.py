@@ -8,15 +8,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from farl_bench.backbones import Backbone, build
-from farl_bench.data import DatasetSplits, FaceRecord
+from farl_bench.data import DatasetSplits
+from farl_bench.data.samples import FaceSamples
 from farl_bench.data.splits import draw_fraction, fingerprint
-from farl_bench.engine.features import extract_pooled
+from farl_bench.engine.evaluate import evaluate
+from farl_bench.engine.features import FeatureCache
 from farl_bench.engine.protocol import Protocol, ProtocolJob
 from farl_bench.errors import UserError
+from farl_bench.families import Family
 from farl_bench.families import get as get_family
 from farl_bench.plan import RunSpec, cell_key
 from farl_bench.registry import DATASETS, PROTOCOLS
@@ -40,6 +42,7 @@ class RunOptions:
     device: str = "cpu"
     batch_size: int = 64
     workers: int = 0
+    select_on: str = "val"
 
 
 def read_dataset(spec: TaskSpec, options: RunOptions) -> tuple[DatasetSplits, Path]:
@@ -59,6 +62,13 @@ def read_dataset(spec: TaskSpec, options: RunOptions) -> tuple[DatasetSplits, Pa
     return data, root
 
 
+def make_family(spec: TaskSpec) -> Family:
+    try:
+        return get_family(spec.family, **spec.family_options)
+    except TypeError as err:
+        raise UserError(f"{find_task_file(spec.name)}: key 'family_options': {err}") from None
+
+
 def protocol_hparams(protocol: Protocol, spec: TaskSpec) -> BaseModel:
     try:
         return protocol.Hparams.model_validate(spec.protocol_hparams(protocol.name))
@@ -68,27 +78,21 @@ def protocol_hparams(protocol: Protocol, spec: TaskSpec) -> BaseModel:
         raise UserError(f"{find_task_file(spec.name)}: key {key!r}: {first['msg']}") from None
 
 
-class FeatureMemo:
-    """Pooled features per split, computed once per backbone and task; subsets are row lookups."""
+@dataclass
+class TaskContext:
+    """What every cell of one (backbone, task) pair shares: data, family, feature cache."""
 
-    def __init__(self, backbone: Backbone, data: DatasetSplits, spec: TaskSpec, options: RunOptions,
-                 progress: ProgressFactory):
-        self.backbone, self.data, self.spec, self.options, self.progress = backbone, data, spec, options, progress
-        self._full: dict[str, tuple[np.ndarray, dict[str, int]]] = {}
-
-    def __call__(self, split: str, records: list[FaceRecord]) -> np.ndarray:
-        if split not in self._full:
-            full = self.data.split(split)
-            advance = self.progress(f"features {self.spec.name}/{split}", len(full))
-            feats = extract_pooled(self.backbone, full, self.spec.crop.kind, self.options.batch_size,
-                                   self.options.workers, self.options.device, advance)
-            self._full[split] = (feats, {r.id: i for i, r in enumerate(full)})
-        feats, row = self._full[split]
-        return feats[[row[r.id] for r in records]]
+    spec: TaskSpec
+    family: Family
+    data: DatasetSplits
+    root: Path
+    features: FeatureCache
 
 
 def run_cells(cells: list[RunSpec], options: RunOptions, progress: ProgressFactory) -> list[dict[str, Any]]:
     """Run every cell not yet recorded (all with options.force); return the new records."""
+    if options.select_on not in ("val", "test"):
+        raise UserError(f"--select-on {options.select_on!r}: choose val (default) or test (FaRL's way, marked)")
     specs = {name: load_task(name, options.overrides) for name in dict.fromkeys(c.task for c in cells)}
     done = set() if options.force else recorded_keys(options.results)
     datasets: dict[str, tuple[DatasetSplits, Path]] = {}
@@ -96,24 +100,34 @@ def run_cells(cells: list[RunSpec], options: RunOptions, progress: ProgressFacto
     for (backbone_spec, task), group in _group(cells).items():
         spec = specs[task]
         backbone = build(backbone_spec, spec.input_size)
-        memo: FeatureMemo | None = None
+        context: TaskContext | None = None
         for cell in group:
             protocol: Protocol = PROTOCOLS.get(cell.protocol)()
             hparams = protocol_hparams(protocol, spec)
-            key = cell_key(cell, backbone.fingerprint, spec.version, hparams.model_dump())
+            key = cell_key(cell, backbone.fingerprint, spec.version, {**hparams.model_dump(),
+                                                                      "select_on": options.select_on})
             if key in done:
                 log.info("skip %s %s %s f=%g seed=%d: already in %s (use --force to re-run)",
                          cell.backbone, cell.task, cell.protocol, cell.fraction, cell.seed, options.results)
                 continue
             if spec.dataset not in datasets:
                 datasets[spec.dataset] = read_dataset(spec, options)
-            data, root = datasets[spec.dataset]
-            memo = memo or FeatureMemo(backbone, data, spec, options, progress)
-            record = _run_cell(cell, key, backbone, spec, protocol, hparams, data, root, memo, options)
+            if context is None:
+                context = _context(spec, backbone, *datasets[spec.dataset], options, progress)
+            record = _run_cell(cell, key, backbone, protocol, hparams, context, options, progress)
             append_record(options.results, record)
             done.add(key)
             new.append(record)
     return new
+
+
+def _context(spec: TaskSpec, backbone: Backbone, data: DatasetSplits, root: Path, options: RunOptions,
+             progress: ProgressFactory) -> TaskContext:
+    family = make_family(spec)
+    cache = FeatureCache(lambda records: FaceSamples(records, data, spec.crop, backbone.preprocess, family),
+                         backbone, family.dense, data.splits, options.batch_size, options.workers,
+                         options.device, progress, spec.name)
+    return TaskContext(spec, family, data, root, cache)
 
 
 def _group(cells: list[RunSpec]) -> dict[tuple[str, str], list[RunSpec]]:
@@ -123,29 +137,30 @@ def _group(cells: list[RunSpec]) -> dict[tuple[str, str], list[RunSpec]]:
     return groups
 
 
-def _run_cell(cell: RunSpec, key: str, backbone: Backbone, spec: TaskSpec, protocol: Protocol,
-              hparams: BaseModel, data: DatasetSplits, root: Path, memo: FeatureMemo,
-              options: RunOptions) -> dict[str, Any]:
+def _run_cell(cell: RunSpec, key: str, backbone: Backbone, protocol: Protocol, hparams: BaseModel,
+              ctx: TaskContext, options: RunOptions, progress: ProgressFactory) -> dict[str, Any]:
     start = time.perf_counter()
-    family = get_family(spec.family)
+    spec, data = ctx.spec, ctx.data
     train = draw_fraction(data.split("train"), cell.fraction, cell.seed)
     test = data.split("test")
-    job = ProtocolJob(backbone, family, spec, data.meta, train, data.split("val"), test, hparams, cell.seed, memo)
+    job = ProtocolJob(backbone, ctx.family, spec, data, train, data.split(options.select_on), options.select_on,
+                      hparams, cell.seed, options.device, options.batch_size, options.workers, ctx.features,
+                      progress)
     result = protocol.run(job)
-    targets = family.targets(test, data.meta)
+    samples = job.samples(test)
     subsets = data.test_subsets()
-    metrics = {name: {m: asdict(v) for m, v in family.score(result.test_predictions[idx], targets[idx],
-                                                             data.meta).items()}
-               for name, idx in subsets.items()}
+    metrics = evaluate(ctx.family, result.predict(samples, "test"), samples, data, subsets)
     return {
         "key": key, "backbone": cell.backbone, "backbone_fingerprint": backbone.fingerprint,
         "backbone_params": backbone.num_params, "task": spec.name, "task_version": spec.version,
-        "family": spec.family, "dataset": spec.dataset, "data_root": str(root), "protocol": cell.protocol,
+        "family": spec.family, "dataset": spec.dataset, "data_root": str(ctx.root), "protocol": cell.protocol,
         "fraction": cell.fraction, "seed": cell.seed, "hparam_grid": hparams.model_dump(),
         "hparams": result.selected, "selection_split": result.selection_split,
-        "selection_scores": result.selection_scores, "metrics": metrics, "headline_metrics": spec.metrics,
-        "n_train": len(train), "n_val": len(job.val), "n_test": len(test),
-        "subset_sizes": {name: len(idx) for name, idx in subsets.items()},
+        "selection_scores": result.selection_scores,
+        "metrics": {name: {m: asdict(v) for m, v in ms.items()} for name, ms in metrics.items()},
+        "headline_metrics": spec.metrics, "n_train": len(train), "n_val": len(data.split("val")),
+        "n_test": len(test), "subset_sizes": {name: len(idx) for name, idx in subsets.items()},
+        "subset_rules": data.meta.get("subset_rules", {}), "skipped_samples": data.meta.get("skipped", {}),
         "split_fingerprint": fingerprint(train), "settings": spec.model_dump(mode="json"),
         "preprocess": asdict(backbone.preprocess), "precision": "fp32", "device": options.device,
         "device_name": device_name(options.device), "versions": versions(),

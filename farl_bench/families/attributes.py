@@ -7,8 +7,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from farl_bench.data.records import FaceRecord
-from farl_bench.families.base import Family, Metric
+from farl_bench.data.records import DatasetSplits, FaceRecord
+from farl_bench.families.base import ArrayScorer, Family, Metric, Scorer
 from farl_bench.registry import FAMILIES
 
 
@@ -26,28 +26,34 @@ def balanced_accuracy(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     return out
 
 
+def attribute_scores(pred: np.ndarray, target: np.ndarray, names: list[str]) -> dict[str, Metric]:
+    """acc_mean, bacc_mean and acc/<name>, in percent. pred, target: N x A bool (or probabilities >= 0.5)."""
+    pred = pred >= 0.5 if pred.dtype != bool else pred
+    acc = attribute_accuracy(pred, target)
+    metrics = {"acc_mean": Metric(float(acc.mean()), "%", True),
+               "bacc_mean": Metric(float(balanced_accuracy(pred, target).mean()), "%", True)}
+    for name, value in zip(names, acc):
+        metrics[f"acc/{name}"] = Metric(float(value), "%", True)
+    return metrics
+
+
 @FAMILIES.register("attributes")
 class Attributes(Family):
     name = "attributes"
     selection_metric = "acc_mean"
-
-    def targets(self, records: list[FaceRecord], meta: dict[str, Any]) -> np.ndarray:
-        return np.stack([r.attributes for r in records]).astype(bool)
+    prediction_field = "attributes"  # probabilities (or 0/1) per attribute
 
     def num_outputs(self, meta: dict[str, Any]) -> int:
         return len(meta["attribute_names"])
 
-    def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return F.binary_cross_entropy_with_logits(logits, targets.float())
+    def target(self, record: FaceRecord, data: DatasetSplits) -> np.ndarray:
+        return np.asarray(record.attributes, bool)
 
-    def predict(self, logits: torch.Tensor) -> np.ndarray:
-        return (logits > 0).cpu().numpy()
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(outputs, targets.float())
 
-    def score(self, predictions: np.ndarray, targets: np.ndarray, meta: dict[str, Any]) -> dict[str, Metric]:
-        acc = attribute_accuracy(predictions, targets)
-        bacc = balanced_accuracy(predictions, targets)
-        metrics = {"acc_mean": Metric(float(acc.mean()), "%", True),
-                   "bacc_mean": Metric(float(bacc.mean()), "%", True)}
-        for name, value in zip(meta["attribute_names"], acc):
-            metrics[f"acc/{name}"] = Metric(float(value), "%", True)
-        return metrics
+    def decode(self, outputs: torch.Tensor, crops: list[Any], shapes: list[tuple[int, int]]) -> list[Any]:
+        return list((outputs > 0).cpu().numpy())
+
+    def scorer(self, meta: dict[str, Any]) -> Scorer:
+        return ArrayScorer(lambda p, t: attribute_scores(p, t.astype(bool), meta["attribute_names"]))

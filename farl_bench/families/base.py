@@ -1,13 +1,24 @@
-"""The family interface: targets from records, a loss on logits, decoding, and scoring."""
+"""The family interface: targets, a head, a loss, decoding to the original image, and scoring.
+
+Pooled families (attributes, age, expression) predict one row per face from pooled features;
+dense families (parsing, landmarks) predict maps, decoded back through each face's crop so that
+scores are computed in the original image space.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
+from torch import nn
 
-from farl_bench.data.records import FaceRecord
+from farl_bench.backbones import FeatureSpec
+from farl_bench.data.records import DatasetSplits, FaceRecord
+from farl_bench.families.heads import PooledHead
+
+#: Hidden width of the pooled head under the `frozen` protocol.
+FROZEN_HIDDEN = 512
 
 
 @dataclass(frozen=True)
@@ -17,24 +28,86 @@ class Metric:
     higher_is_better: bool
 
 
+class Scorer:
+    """Accumulates predictions and targets (original image space); `compute` gives named metrics."""
+
+    def update(self, predictions: list[Any], targets: list[Any]) -> None:
+        raise NotImplementedError
+
+    def compute(self) -> dict[str, Metric]:
+        raise NotImplementedError
+
+
+class ArrayScorer(Scorer):
+    """For pooled families: stack rows, then score the arrays in one call."""
+
+    def __init__(self, score: Callable[[np.ndarray, np.ndarray], dict[str, Metric]]):
+        self._score = score
+        self._pred: list[Any] = []
+        self._target: list[Any] = []
+
+    def update(self, predictions: list[Any], targets: list[Any]) -> None:
+        self._pred.extend(predictions)
+        self._target.extend(targets)
+
+    def compute(self) -> dict[str, Metric]:
+        return self._score(np.asarray(self._pred), np.asarray(self._target))
+
+
 class Family:
-    """Subclasses define what a task of this kind predicts and how it is scored."""
+    """Subclasses define what a task of this kind predicts and how it is scored.
+
+    Options come from the task spec's `family_options` and are passed to the constructor.
+    """
 
     name: str
-    selection_metric: str  # the metric that picks hyper-parameters on the validation split
-
-    def targets(self, records: list[FaceRecord], meta: dict[str, Any]) -> np.ndarray:
-        raise NotImplementedError
+    selection_metric: str  # picks hyper-parameters and epochs on the validation split
+    dense: bool = False    # dense families train on maps and decode through the crop
 
     def num_outputs(self, meta: dict[str, Any]) -> int:
         raise NotImplementedError
 
-    def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Mean loss over the batch; logits N x num_outputs, targets as `targets()` gives them."""
+    def target(self, record: FaceRecord, data: DatasetSplits) -> Any:
+        """The ground truth of one face in the original image space, as the scorer takes it."""
         raise NotImplementedError
 
-    def predict(self, logits: torch.Tensor) -> np.ndarray:
+    def train_target(self, record: FaceRecord, crop: Any, data: DatasetSplits,
+                     image_hw: tuple[int, int]) -> np.ndarray:
+        """The target the loss sees, in crop space (pooled families: the same as `target`)."""
+        return np.asarray(self.target(record, data))
+
+    def selection_key(self, meta: dict[str, Any]) -> str:
+        """The metric that chooses settings and epochs on the selection split."""
+        return self.selection_metric
+
+    def build_head(self, spec: FeatureSpec, meta: dict[str, Any], linear: bool) -> nn.Module:
+        """A head mapping (levels, pooled) to outputs; `linear` for the linear protocol."""
+        return PooledHead(spec.pooled_dim, self.num_outputs(meta), 0 if linear else FROZEN_HIDDEN)
+
+    def augmentation(self, meta: dict[str, Any], seed: int) -> Any:
+        """The training augmentation (image, target) -> (image, target), or None for none."""
+        return None
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean loss over the batch; targets batched from `train_target`."""
         raise NotImplementedError
 
-    def score(self, predictions: np.ndarray, targets: np.ndarray, meta: dict[str, Any]) -> dict[str, Metric]:
+    def decode(self, outputs: torch.Tensor, crops: list[Any], shapes: list[tuple[int, int]]) -> list[Any]:
+        """Outputs of a batch -> one prediction per face in the original image (H, W) space."""
         raise NotImplementedError
+
+    def scorer(self, meta: dict[str, Any]) -> Scorer:
+        raise NotImplementedError
+
+    #: The field of an outside prediction (one JSON line per face) that this family reads.
+    prediction_field: str = ""
+
+    def parse_prediction(self, value: Any, base_dir: Any) -> Any:
+        """One outside prediction (the JSON value of `prediction_field`) -> what `decode` gives."""
+        return np.asarray(value)
+
+    def score(self, predictions: list[Any], targets: list[Any], meta: dict[str, Any]) -> dict[str, Metric]:
+        """Score whole lists at once (selection on val, outside predictions)."""
+        scorer = self.scorer(meta)
+        scorer.update(list(predictions), list(targets))
+        return scorer.compute()

@@ -1,0 +1,137 @@
+"""LaPa face parsing: `{train,val,test}/images/<name>.jpg`, `labels/<name>.png`, `landmarks/<name>.txt`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from farl_bench.data.readers._files import malformed
+from farl_bench.data.records import DatasetSplits, FaceRecord
+from farl_bench.errors import UserError
+from farl_bench.registry import DATASETS
+
+SPLITS = ("train", "val", "test")
+#: Sub-folders of each split and the suffix of their files; one file of each per face name.
+SUBFOLDERS = {"images": ".jpg", "labels": ".png", "landmarks": ".txt"}
+#: Label ids 0..10 of the 8-bit label maps. Other tools swap the left/right names at the same
+#: indices: everything downstream keys on the numeric id.
+LABEL_NAMES = [
+    "background", "skin", "left_eyebrow", "right_eyebrow", "left_eye", "right_eye", "nose",
+    "upper_lip", "inner_mouth", "lower_lip", "hair",
+]
+NUM_LANDMARKS = 106
+#: Eye centres (pupils), nose tip, mouth corners: FaRL's 5-point alignment.
+ALIGNMENT_POINTS = [104, 105, 54, 84, 90]
+#: Left/right mirror pairs of the 106-point scheme (the JD-landmark layout LaPa uses), as listed
+#: in mmpose's `configs/_base_/datasets/lapa.py` swap table; points not listed lie on the midline.
+MIRROR_PAIRS = [
+    *((i, 32 - i) for i in range(16)),                          # face contour, 16 on the chin
+    *zip(range(33, 38), range(46, 41, -1)),                     # eyebrows, upper edge
+    *zip(range(38, 42), range(50, 46, -1)),                     # eyebrows, lower edge
+    *zip(range(55, 60), range(65, 60, -1)),                     # nose wings; 51..54 bridge/tip, 60 base
+    *zip(range(66, 71), range(79, 74, -1)),                     # eyelids, upper
+    *zip(range(71, 74), range(82, 79, -1)), (74, 83),           # eyelids, lower; eye centres
+    *zip(range(84, 87), range(90, 87, -1)),                     # outer lips, upper; 87 middle
+    (91, 95), (92, 94), (96, 100), (97, 99), (101, 103),        # outer lower / inner lips
+    (104, 105),                                                 # pupils
+]
+
+
+def flip_permutation(pairs: list[tuple[int, int]], count: int) -> list[int]:
+    """Index of each point after a horizontal flip: mirrored pairs swap, the others stay."""
+    perm = list(range(count))
+    for a, b in pairs:
+        perm[a], perm[b] = b, a
+    return perm
+
+
+def read_landmarks(path: Path, count: int = NUM_LANDMARKS) -> np.ndarray:
+    """Parse a LaPa landmark file: line 1 the point count, then one `x y` line per point.
+
+    Returns count x 2 float64, pixels of the image as stored in the file.
+    """
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        raise UserError(f"{path} cannot be read ({err}); re-extract the LaPa archive") from None
+    tokens = text.split()
+    if len(tokens) == 2 * count + 1 and tokens[0] == str(count):
+        try:
+            points = np.array(tokens[1:], dtype=np.float64).reshape(count, 2)
+        except ValueError:
+            points = None
+        if points is not None and np.isfinite(points).all():
+            return points
+    raise _diagnose(path, text, count)
+
+
+def _diagnose(path: Path, text: str, count: int) -> UserError:
+    """The error for a landmark file that did not parse: which line, and what was expected."""
+    rows = [(no, line) for no, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    if not rows or rows[0][1].strip() != str(count):
+        no, line = rows[0] if rows else (1, "")
+        return malformed(path, no, f"the point count {count} alone on the first line", line)
+    for no, line in rows[1:]:
+        parts = line.split()
+        try:
+            ok = len(parts) == 2 and all(np.isfinite([float(v) for v in parts]))
+        except ValueError:
+            ok = False
+        if not ok:
+            return malformed(path, no, "two numbers 'x y'", line)
+    return UserError(f"{path}: expected {count} lines 'x y' after the count line, found {len(rows) - 1}; "
+                     "the file is truncated or not a LaPa landmark file")
+
+
+def _stems(folder: Path, suffix: str) -> dict[str, Path]:
+    """Files of `folder` with `suffix` (case-insensitive), by name without the suffix."""
+    return {p.stem: p for p in folder.iterdir() if p.suffix.lower() == suffix}
+
+
+def _check_matching(split_dir: Path, files: dict[str, dict[str, Path]]) -> None:
+    """Every name must have an image, a label map and a landmark file; one UserError otherwise."""
+    names = set().union(*(set(f) for f in files.values()))
+    problems = []
+    for kind, suffix in SUBFOLDERS.items():
+        missing = sorted(names - set(files[kind]))
+        if missing:
+            first = split_dir / kind / (missing[0] + suffix)
+            problems.append(f"{len(missing)} missing in {kind}/ (first: {first})")
+    if problems:
+        raise UserError(f"{split_dir}: every name needs images/<name>.jpg, labels/<name>.png and "
+                        f"landmarks/<name>.txt; {'; '.join(problems)}. Re-extract the LaPa archive.")
+
+
+def read_split(split_dir: Path, split: str) -> list[FaceRecord]:
+    """Records of one LaPa split folder, sorted by name; id = `<split>/images/<name>.jpg`."""
+    files: dict[str, dict[str, Path]] = {}
+    for kind, suffix in SUBFOLDERS.items():
+        folder = split_dir / kind
+        if not folder.is_dir():
+            raise UserError(f"{folder} is missing: each LaPa split folder holds images/, labels/ and "
+                            "landmarks/. Check --data-root (or --root lapa=DIR).")
+        files[kind] = _stems(folder, suffix)
+    _check_matching(split_dir, files)
+    if not files["images"]:
+        raise UserError(f"{split_dir / 'images'} holds no .jpg images; the LaPa {split} split is empty")
+    return [FaceRecord(id=f"{split}/images/{files['images'][name].name}", image=files["images"][name],
+                       mask=files["labels"][name], landmarks=read_landmarks(files["landmarks"][name]))
+            for name in sorted(files["images"])]
+
+
+@DATASETS.register("lapa")
+class LaPaReader:
+    """LaPa's published train/val/test folders; label maps are read as stored (values 0..10)."""
+
+    folder = "LaPa"
+    expected_sizes = {"train": 18_176, "val": 2_000, "test": 2_000}
+
+    def read(self, root: Path) -> DatasetSplits:
+        splits = {split: read_split(root / split, split) for split in SPLITS}
+        meta = {
+            "label_names": list(LABEL_NAMES),
+            "num_landmarks": NUM_LANDMARKS,
+            "alignment_points": list(ALIGNMENT_POINTS),
+            "flip_permutation": flip_permutation(MIRROR_PAIRS, NUM_LANDMARKS),
+        }
+        return DatasetSplits(splits, meta=meta)

@@ -1,0 +1,144 @@
+"""`frozen` and `finetune`: a task head (and, for finetune, the backbone) trained on augmented crops;
+the epoch and setting with the best score on the selection split are kept."""
+from __future__ import annotations
+
+import copy
+import itertools
+from typing import Iterator
+
+import torch
+from pydantic import Field
+from torch.utils.data import DataLoader
+
+from farl_bench.data.samples import FaceSamples
+from farl_bench.engine.evaluate import score_split
+from farl_bench.engine.protocol import Hparams, Protocol, ProtocolJob, ProtocolResult
+from farl_bench.registry import PROTOCOLS
+
+
+class FrozenHparams(Hparams):
+    lrs: list[float] = Field([1e-3], min_length=1)
+    weight_decays: list[float] = Field([1e-4], min_length=1)
+    epochs: int = Field(10, gt=0)
+    batch_size: int = Field(32, gt=0)
+    eval_every: int = Field(1, gt=0, description="epochs between scores on the selection split")
+
+
+class FinetuneHparams(FrozenHparams):
+    backbone_lr: float = Field(1e-4, gt=0, description="FaRL: 1e-4 for the backbone, 1e-3/1e-2 for heads")
+    layer_decay: float = Field(1.0, gt=0, le=1, description="lr x decay^depth from the top block down")
+    ema: float | None = Field(None, ge=0, lt=1, description="evaluate EMA weights with this decay (FaRL: 0.999)")
+
+
+class TaskModel(torch.nn.Module):
+    def __init__(self, backbone: torch.nn.Module, head: torch.nn.Module):
+        super().__init__()
+        self.backbone, self.head = backbone, head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feats = self.backbone(x, levels=self.head.needs_levels)
+        return self.head(feats.levels, feats.pooled)
+
+
+def _param_groups(model: TaskModel, lr: float, wd: float, hp: FrozenHparams, finetune: bool) -> list[dict]:
+    groups = [{"params": list(model.head.parameters()), "lr": lr, "weight_decay": wd}]
+    if finetune:
+        named = [(n, p) for n, p in model.backbone.named_parameters() if p.requires_grad]
+        depth = _block_depths(named)
+        deepest = max(depth.values(), default=0)
+        for d in sorted(set(depth.values())):
+            scale = hp.layer_decay ** (deepest - d)
+            groups.append({"params": [p for n, p in named if depth[n] == d], "lr": hp.backbone_lr * scale,
+                           "weight_decay": wd})
+    return groups
+
+
+def _block_depths(named: list[tuple[str, torch.nn.Parameter]]) -> dict[str, int]:
+    """Depth of each parameter: the index after 'blocks.'/'layer'/'stages.' in its name, +1; 0 before."""
+    depths = {}
+    for name, _ in named:
+        parts = name.split(".")
+        number = next((int(p) for a, p in zip(parts, parts[1:]) if a in ("blocks", "stages", "resblocks")
+                       and p.isdigit()), None)
+        layer = next((int(a[5:]) for a in parts if a.startswith("layer") and a[5:].isdigit()), None)
+        depths[name] = (number if number is not None else layer if layer is not None else -1) + 1
+    return depths
+
+
+class _Trainer(Protocol):
+    finetune = False
+
+    def run(self, job: ProtocolJob) -> ProtocolResult:
+        hp: FrozenHparams = job.hparams
+        best = {"score": None, "state": None, "setting": None}
+        scored = []
+        select = job.samples(job.select)
+        key = job.family.selection_key(job.data.meta)
+        for lr, wd in itertools.product(hp.lrs, hp.weight_decays):
+            for epoch, model in self._train(job, lr, wd):
+                metric = score_split(job.family, self._outputs(model, select, job), select, job.data)[key]
+                value = metric.value if metric.higher_is_better else -metric.value
+                scored.append({"lr": lr, "weight_decay": wd, "epoch": epoch, key: metric.value})
+                if best["score"] is None or value > best["score"]:
+                    best = {"score": value, "state": copy.deepcopy(model.state_dict()),
+                            "setting": {"lr": lr, "weight_decay": wd, "epoch": epoch}}
+        model = self._model(job)
+        model.load_state_dict(best["state"])
+        return ProtocolResult(lambda samples, split: self._outputs(model, samples, job), best["setting"],
+                              job.selection_split, scored)
+
+    def _model(self, job: ProtocolJob) -> TaskModel:
+        torch.manual_seed(job.seed)
+        backbone = copy.deepcopy(job.backbone) if self.finetune else job.backbone
+        head = job.family.build_head(job.backbone.feature_spec, job.data.meta, linear=False)
+        return TaskModel(backbone, head).to(job.device)
+
+    def _train(self, job: ProtocolJob, lr: float, wd: float) -> Iterator[tuple[int, TaskModel]]:
+        """Train one setting; yield (epoch, model) whenever it is to be scored."""
+        hp: FrozenHparams = job.hparams
+        model = self._model(job)
+        ema = torch.optim.swa_utils.AveragedModel(
+            model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(hp.ema)) if getattr(hp, "ema", None) else None
+        for p in model.backbone.parameters():
+            p.requires_grad_(self.finetune)
+        optimizer = torch.optim.AdamW(_param_groups(model, lr, wd, hp, self.finetune))
+        samples = job.samples(job.train, train=True)
+        loader = DataLoader(samples, batch_size=hp.batch_size, shuffle=True, num_workers=job.workers,
+                            generator=torch.Generator().manual_seed(job.seed))
+        advance = job.progress(f"{self.name} lr={lr:g} wd={wd:g}", hp.epochs * len(loader))
+        for epoch in range(1, hp.epochs + 1):
+            samples.epoch = epoch
+            model.train()
+            if not self.finetune:
+                model.backbone.eval()  # frozen: batch-norm statistics stay as they are
+            for batch in loader:
+                loss = job.family.loss(model(batch["image"].to(job.device)), batch["target"].to(job.device))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                if ema is not None:
+                    ema.update_parameters(model)
+                advance(1)
+            if epoch % hp.eval_every == 0 or epoch == hp.epochs:
+                yield epoch, (ema.module if ema is not None else model)
+
+    @staticmethod
+    def _outputs(model: TaskModel, samples: FaceSamples, job: ProtocolJob) -> Iterator[tuple[list[int], torch.Tensor]]:
+        loader = DataLoader(samples, batch_size=job.batch_size, num_workers=job.workers, shuffle=False)
+        model.eval()
+        with torch.inference_mode():
+            for batch in loader:
+                yield batch["index"].tolist(), model(batch["image"].to(job.device)).cpu()
+
+
+@PROTOCOLS.register("frozen")
+class FrozenProtocol(_Trainer):
+    name = "frozen"
+    Hparams = FrozenHparams
+
+
+@PROTOCOLS.register("finetune")
+class FinetuneProtocol(_Trainer):
+    name = "finetune"
+    Hparams = FinetuneHparams
+    finetune = True

@@ -1,0 +1,42 @@
+"""Facial expression (RAF-DB, AffectNet, FERPlus, FER2013): a multi-class head with cross-entropy."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from farl_bench.data.records import DatasetSplits, FaceRecord
+from farl_bench.families.base import ArrayScorer, Family, Scorer
+from farl_bench.families.metrics.expression import expression_scores
+from farl_bench.registry import FAMILIES
+
+
+@FAMILIES.register("expression")
+class Expression(Family):
+    name = "expression"
+    selection_metric = "acc"
+    prediction_field = "expression"  # a class index, or one probability per class
+
+    def num_outputs(self, meta: dict[str, Any]) -> int:
+        return len(meta["expression_names"])
+
+    def target(self, record: FaceRecord, data: DatasetSplits) -> int:
+        return int(record.expression)
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(outputs, targets.long())
+
+    def decode(self, outputs: torch.Tensor, crops: list[Any], shapes: list[tuple[int, int]]) -> list[Any]:
+        return list(outputs.argmax(dim=1).cpu().numpy())
+
+    def scorer(self, meta: dict[str, Any]) -> Scorer:
+        names = meta["expression_names"]
+
+        def score(pred: np.ndarray, target: np.ndarray):
+            if pred.ndim == 2:  # class probabilities given
+                pred = pred.argmax(axis=1)
+            return expression_scores(pred.astype(int), target.astype(int), names)
+
+        return ArrayScorer(score)

@@ -1,0 +1,1 @@
+"""Metric functions of the task families: pure numpy, one module per family."""

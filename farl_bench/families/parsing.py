@@ -1,0 +1,112 @@
+"""Face parsing (LaPa, CelebAMask-HQ): per-pixel classes from a pyramid head, cross-entropy, and F1
+from one confusion matrix over all test pixels in the ORIGINAL image space."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from farl_bench.backbones import FeatureSpec
+from farl_bench.data.records import DatasetSplits, FaceRecord
+from farl_bench.families.base import Family, Scorer
+from farl_bench.families.heads import DenseHead, LinearDenseHead
+from farl_bench.families.metrics.parsing import ConfusionMatrix
+from farl_bench.registry import FAMILIES
+
+#: Crop pixels outside the original image carry this label and are left out of the loss.
+IGNORE = 255
+
+
+class ParsingScorer(Scorer):
+    def __init__(self, label_names: list[str]):
+        self.names = label_names
+        self.matrix = ConfusionMatrix(len(label_names))
+
+    def update(self, predictions: list[np.ndarray], targets: list[np.ndarray]) -> None:
+        for pred, gt in zip(predictions, targets):
+            if pred.shape != gt.shape:  # e.g. CelebAMask-HQ: 1024 px images, 512 px masks
+                pred = cv2.resize(pred, gt.shape[::-1], interpolation=cv2.INTER_NEAREST)
+            self.matrix.update(gt, pred)
+
+    def compute(self):
+        return self.matrix.scores(self.names)
+
+
+@FAMILIES.register("parsing")
+class Parsing(Family):
+    """Options: head_channels (width of the pyramid head; FaRL uses 768)."""
+
+    name = "parsing"
+    selection_metric = "f1_mean"
+    dense = True
+    prediction_field = "mask"  # a label-map PNG path, or {class id: COCO RLE}
+
+    def parse_prediction(self, value: Any, base_dir: Any) -> np.ndarray:
+        """A PNG path (relative to the predictions file) or {"<class id>": COCO RLE, ...} painted in
+        key order onto background 0."""
+        if isinstance(value, str):
+            from PIL import Image
+
+            with Image.open(Path(base_dir) / value) as img:
+                return np.asarray(img)
+        if not isinstance(value, dict) or not value:
+            raise ValueError("mask must be a PNG path or a mapping of class id to COCO RLE")
+        from pycocotools import mask as rle
+
+        label = None
+        for cls, encoded in value.items():
+            if isinstance(encoded.get("counts"), str):
+                encoded = {**encoded, "counts": encoded["counts"].encode()}
+            binary = rle.decode(encoded).astype(bool)
+            label = np.zeros(binary.shape, np.uint8) if label is None else label
+            label[binary] = int(cls)
+        return label
+
+    def __init__(self, head_channels: int = 128):
+        self.head_channels = head_channels
+
+    def num_outputs(self, meta: dict[str, Any]) -> int:
+        return len(meta["label_names"])
+
+    def target(self, record: FaceRecord, data: DatasetSplits) -> np.ndarray:
+        return data.load_mask(record)
+
+    def train_target(self, record: FaceRecord, crop: Any, data: DatasetSplits,
+                     image_hw: tuple[int, int]) -> np.ndarray:
+        mask = data.load_mask(record)
+        if mask.shape != tuple(image_hw):  # masks stored at another resolution than the image
+            mask = cv2.resize(mask, image_hw[::-1], interpolation=cv2.INTER_NEAREST)
+        return crop.mask(mask, fill=IGNORE)
+
+    def build_head(self, spec: FeatureSpec, meta: dict[str, Any], linear: bool) -> nn.Module:
+        n = self.num_outputs(meta)
+        return LinearDenseHead(spec, n) if linear else DenseHead(spec, n, self.head_channels)
+
+    def augmentation(self, meta: dict[str, Any], seed: int) -> Any:
+        from farl_bench.data.augment import build_augment
+
+        augment = build_augment("parsing", seed=seed)
+        return lambda image, mask, item_seed: augment(image, mask=mask, seed=seed * 7919 + item_seed)[:2]
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        logits = F.interpolate(outputs, size=targets.shape[-2:], mode="bilinear", align_corners=False)
+        return F.cross_entropy(logits, targets.long(), ignore_index=IGNORE)
+
+    def decode(self, outputs: torch.Tensor, crops: list[Any], shapes: list[tuple[int, int]]) -> list[Any]:
+        """Per face: class probabilities resized to the crop, warped back to the original image, argmax."""
+        out = []
+        for logits, crop, hw in zip(outputs, crops, shapes):
+            probs = F.interpolate(logits[None].float(), size=(crop.size, crop.size), mode="bilinear",
+                                  align_corners=False)[0].softmax(dim=0).cpu().numpy()
+            fill = np.zeros(len(probs))
+            fill[0] = 1.0  # outside the crop: background
+            out.append(crop.to_original(probs, hw, fill=fill).argmax(axis=0).astype(np.uint8))
+        return out
+
+    def scorer(self, meta: dict[str, Any]) -> Scorer:
+        return ParsingScorer(meta["label_names"])

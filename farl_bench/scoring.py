@@ -1,0 +1,83 @@
+"""Scoring predictions made elsewhere with the suite's own metrics (one JSON line per test face)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+from farl_bench.engine.runner import RunOptions, make_family, read_dataset
+from farl_bench.errors import UserError
+from farl_bench.tasks import load_task
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        raise UserError(f"predictions file {path} does not exist")
+    rows = []
+    for no, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise UserError(f"{path}:{no} is not JSON ({err.msg})") from None
+        if not isinstance(row, dict) or "id" not in row:
+            raise UserError(f"{path}:{no} must be an object with an 'id'")
+        rows.append(row)
+    return rows
+
+
+def _listing(ids: list[str]) -> str:
+    return ", ".join(ids[:10]) + (f" ... ({len(ids)} in all)" if len(ids) > 10 else "")
+
+
+def score(task: str, predictions: str | Path | Iterable[dict[str, Any]], data_root: str | Path = "datasets",
+          overrides: dict[str, Any] | None = None, dataset_root: str | Path | None = None,
+          ) -> dict[str, dict[str, dict[str, Any]]]:
+    """Metrics per test subset for outside predictions of `task`'s test split.
+
+    predictions: a JSONL path or an iterable of dicts, each {"id": <record id>, <field>: value} with
+    the family's field (landmarks, mask, attributes, age, expression). Every test id exactly once.
+    Returns {subset: {metric: {"value", "unit", "higher_is_better"}}}.
+    """
+    spec = load_task(task, overrides)
+    roots = {spec.dataset: Path(dataset_root)} if dataset_root else {}
+    data, _ = read_dataset(spec, RunOptions(Path(data_root), Path("."), dataset_roots=roots))
+    family = make_family(spec)
+    base = Path(predictions).parent if isinstance(predictions, (str, Path)) else Path(".")
+    rows = _read_jsonl(Path(predictions)) if isinstance(predictions, (str, Path)) else list(predictions)
+    test = data.split("test")
+    known = {r.id for r in test}
+    seen: dict[str, Any] = {}
+    duplicate, unknown, bad, bad_ids = [], [], [], set()
+    for row in rows:
+        rid = str(row["id"])
+        if rid not in known:
+            unknown.append(rid)
+        elif rid in seen:
+            duplicate.append(rid)
+        elif family.prediction_field not in row:
+            bad.append(f"{rid} (no {family.prediction_field!r})")
+            bad_ids.add(rid)
+        else:
+            try:
+                seen[rid] = family.parse_prediction(row[family.prediction_field], base)
+            except (ValueError, TypeError, OSError) as err:
+                bad.append(f"{rid} ({err})")
+                bad_ids.add(rid)
+    missing = [r.id for r in test if r.id not in seen and r.id not in bad_ids]
+    problems = [f"{label}: {_listing(ids)}" for label, ids in
+                (("missing ids", missing), ("duplicate ids", duplicate), ("unknown ids", unknown),
+                 ("unreadable predictions", bad)) if ids]
+    if problems:
+        raise UserError(f"predictions for task {task!r} do not match its test split ({len(test)} faces): "
+                        + "; ".join(problems))
+    subsets = data.test_subsets()
+    out = {}
+    for name, rows_idx in subsets.items():
+        records = [test[i] for i in rows_idx]
+        metrics = family.score([seen[r.id] for r in records], [family.target(r, data) for r in records],
+                               data.meta)
+        out[name] = {m: {"value": v.value, "unit": v.unit, "higher_is_better": v.higher_is_better}
+                     for m, v in metrics.items()}
+    return out
