@@ -87,6 +87,10 @@ def run(
     device: str = typer.Option("cpu", help="cpu, cuda or cuda:N."),
     batch_size: int = typer.Option(64, min=1, help="Images per backbone forward."),
     workers: int = typer.Option(0, min=0, help="Data-loading worker processes."),
+    select_on: str = typer.Option("val", help="Split that picks settings and epochs: val, or test (FaRL's "
+                                  "way; every record then says selection_split: test)."),
+    skip_bad: bool = typer.Option(False, help="Decode every image first; skip unreadable ones and count them "
+                                  "in the record (default: stop at the first, naming it)."),
 ) -> None:
     """Run backbones x tasks x protocols x fractions x seeds; skip cells already recorded."""
     from farl_bench.engine.runner import RunOptions, run_cells
@@ -102,7 +106,7 @@ def run(
         if not torch.cuda.is_available():
             raise UserError(f"--device {device}: no CUDA device is available here; use --device cpu")
     options = RunOptions(data_root, results, parse_overrides(set_), _dataset_roots(root), force, device,
-                         batch_size, workers)
+                         batch_size, workers, select_on, skip_bad)
     with _progress() as progress:
         new = run_cells(cells, options, progress)
     console.print(f"{len(new)} new run(s), {len(cells) - len(new)} already recorded; results in {results}/")
@@ -143,6 +147,53 @@ def score(
     tmp.write_text(json.dumps({"task": task, "predictions": str(predictions), "metrics": metrics}, indent=1))
     tmp.replace(target)
     console.print(f"metrics written to {target}")
+
+
+@app.command("backbone-info")
+def backbone_info(
+    spec: str = typer.Argument(..., help="Backbone spec, e.g. timm:resnet18 or farl:FaRL.pth"),
+    input_size: Optional[int] = typer.Option(None, min=1, help="Input size to build it for."),
+) -> None:
+    """Print layers, channels, strides, preprocessing, parameter count and fingerprint."""
+    from farl_bench.backbones import build
+    from farl_bench.backbones.tools import describe
+
+    facts = describe(build(spec, input_size))
+    table = Table("", "", title=escape(facts["spec"]))
+    for key, value in facts.items():
+        table.add_row(key, escape(str(value)))
+    console.print(table)
+
+
+@app.command()
+def embed(
+    backbone: str = typer.Option(..., "--backbone", "-b", help="Backbone spec."),
+    images: Path = typer.Option(..., help="Folder of images (searched recursively: jpg, jpeg, png)."),
+    out: Path = typer.Option(..., help="Output .npy of pooled features (N x D, sorted path order)."),
+    layers: bool = typer.Option(False, help="Also write each level map as OUT.level<i>.npy."),
+    input_size: Optional[int] = typer.Option(None, min=1, help="Input size to build the backbone for."),
+    batch_size: int = typer.Option(32, min=1),
+    device: str = typer.Option("cpu"),
+) -> None:
+    """Export backbone features of your own images (and the image list beside them, OUT.txt)."""
+    import numpy as np
+
+    from farl_bench.backbones import build
+    from farl_bench.backbones.tools import embed as embed_images
+
+    paths = sorted(p for p in images.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    if not paths:
+        raise UserError(f"--images {images}: no .jpg/.jpeg/.png files found")
+    model = build(backbone, input_size)
+    result = embed_images(model, paths, layers=layers, batch_size=batch_size, device=device)
+    pooled, maps = result if layers else (result, [])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for target, array in [(out, pooled), *((out.with_suffix(f".level{i}.npy"), m) for i, m in enumerate(maps))]:
+        tmp = target.with_name(f".{target.stem}.tmp.npy")
+        np.save(tmp, array)
+        tmp.replace(target)
+    out.with_suffix(".txt").write_text("\n".join(str(p) for p in paths) + "\n")
+    console.print(f"{len(paths)} images -> {out} {tuple(pooled.shape)}" + (f" and {len(maps)} level maps" if maps else ""))
 
 
 @app.command("list")

@@ -1,46 +1,116 @@
-"""The grid of cells (backbone x task x protocol x fraction x seed) and the key that names a cell."""
+"""The grid of cells (backbone x task x protocol x training budget x seed) and the key that names a cell.
+
+A training budget is a fraction of the train split, k shots per stratum, or a given list of ids
+(a split manifest). Seeds default to three draws where the budget draws a subset, one otherwise.
+"""
 from __future__ import annotations
 
 import hashlib
 import itertools
 import json
 from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from farl_bench.backbones import parse_spec
+from farl_bench.data.splits import manifest_text, read_manifest
 from farl_bench.errors import UserError
 from farl_bench.registry import PROTOCOLS
+
+#: Seeds when --seeds is not given: three draws of a subset, one run of the full split or a manifest.
+SUBSET_SEEDS = [0, 1, 2]
+FULL_SEEDS = [0]
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One cell of the grid."""
+    """One cell of the grid. Exactly one of fraction, shots and manifest says how much data trains."""
 
     backbone: str  # canonical spec string
     task: str
     protocol: str
-    fraction: float
+    fraction: float | None
     seed: int
+    shots: int | None = None
+    manifest: str | None = None  # path of a list of training ids (--split-manifest)
+
+
+@lru_cache(maxsize=None)
+def manifest_digest(path: str) -> str:
+    """sha256 of a manifest's ids in published form: the split fingerprint of runs on it."""
+    return hashlib.sha256(manifest_text(read_manifest(Path(path))).encode()).hexdigest()
+
+
+def budget_label(fraction: float | None, shots: int | None, manifest_fingerprint: str | None = None) -> str:
+    """'0.1', '1', '5shot' or 'manifest-<12 hex>': the budget's name in tables and manifest files."""
+    if manifest_fingerprint is not None:
+        return f"manifest-{manifest_fingerprint[:12]}"
+    if shots is not None:
+        return f"{shots}shot"
+    return f"{fraction:g}"
+
+
+def budget_of(cell: RunSpec) -> str:
+    return budget_label(cell.fraction, cell.shots, manifest_digest(cell.manifest) if cell.manifest else None)
+
+
+def draws(fractions: list[float], seeds: list[int] | None = None, shots: list[int] | None = None,
+          manifest: Path | None = None) -> list[dict[str, Any]]:
+    """The (budget, seed) pairs of a grid, as RunSpec fields: fraction, shots, manifest, seed.
+
+    No fractions, shots or manifest means the full split (fraction 1). `seeds` None means
+    SUBSET_SEEDS for fractions below 1 and shots, FULL_SEEDS for fraction 1 and a manifest.
+    """
+    shots = shots or []
+    if seeds is not None and not seeds:
+        raise UserError("--seeds is empty: give at least one value, or leave it out for the defaults")
+    for fraction in fractions:
+        if not 0 < fraction <= 1:
+            raise UserError(f"--fractions: {fraction} is outside (0, 1]")
+    for k in shots:
+        if k < 1:
+            raise UserError(f"--shots: {k} is not a positive number of faces per class")
+    if manifest is not None and (fractions or shots):
+        raise UserError("--split-manifest fixes the training set: leave out --fractions and --shots")
+    if manifest is not None:
+        manifest_digest(str(manifest))  # a bad file fails before any work
+        budgets = [{"fraction": None, "shots": None, "manifest": str(manifest)}]
+    else:
+        budgets = ([{"fraction": f, "shots": None, "manifest": None} for f in fractions or ([] if shots else [1.0])]
+                   + [{"fraction": None, "shots": k, "manifest": None} for k in shots])
+    out = []
+    for budget in budgets:
+        subset = budget["shots"] is not None or (budget["fraction"] is not None and budget["fraction"] < 1)
+        out += [{**budget, "seed": seed} for seed in (seeds if seeds is not None else
+                                                       SUBSET_SEEDS if subset else FULL_SEEDS)]
+    return out
 
 
 def expand(backbones: list[str], tasks: list[str], protocols: list[str], fractions: list[float],
-           seeds: list[int]) -> list[RunSpec]:
-    """All cells, backbone-major (so each backbone is built once), in a stable order."""
-    for name, values in (("--backbone", backbones), ("--tasks", tasks), ("--protocol", protocols),
-                         ("--fractions", fractions), ("--seeds", seeds)):
+           seeds: list[int] | None = None, shots: list[int] | None = None,
+           manifest: Path | None = None) -> list[RunSpec]:
+    """All cells, backbone-major (so each backbone is built once), in a stable order; see `draws`."""
+    for name, values in (("--backbone", backbones), ("--tasks", tasks), ("--protocol", protocols)):
         if not values:
             raise UserError(f"{name} is empty: give at least one value")
     for protocol in protocols:
         PROTOCOLS.get(protocol)  # unknown names fail before any work
-    for fraction in fractions:
-        if not 0 < fraction <= 1:
-            raise UserError(f"--fractions: {fraction} is outside (0, 1]")
+    grid = draws(fractions, seeds, shots, manifest)
     canonical = [str(parse_spec(b)) for b in backbones]
-    return [RunSpec(*cell) for cell in itertools.product(canonical, tasks, protocols, fractions, seeds)]
+    return [RunSpec(backbone, task, protocol, **draw)
+            for backbone, task, protocol, draw in itertools.product(canonical, tasks, protocols, grid)]
 
 
 def cell_key(cell: RunSpec, backbone_fingerprint: str, task_version: str, hparams: dict[str, Any]) -> str:
-    """sha256 over everything that decides a cell's numbers; equal keys mean an equal experiment."""
-    blob = json.dumps({**asdict(cell), "backbone_fingerprint": backbone_fingerprint,
+    """sha256 over everything that decides a cell's numbers; equal keys mean an equal experiment.
+
+    Unset budget fields are left out (so fraction cells keep the keys they had before shots
+    existed), and a manifest counts by its ids, not by its path.
+    """
+    fields = {k: v for k, v in asdict(cell).items() if v is not None}
+    if cell.manifest:
+        fields["manifest"] = manifest_digest(cell.manifest)
+    blob = json.dumps({**fields, "backbone_fingerprint": backbone_fingerprint,
                        "task_version": task_version, "hparams": hparams}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -99,3 +99,38 @@ def test_list_prints_registered_names(cli):
     assert code == 0 and "timm" in out and "pixels" in out
     code, out, _ = cli("list", "tasks")
     assert code == 0 and "celeba" in out and "acc_mean" in out
+
+
+def test_skip_bad_drops_unreadable_images_and_counts_them(cli, celeba_root, tmp_path):
+    (celeba_root / "CelebA/img_align_celeba/000003.jpg").write_bytes(b"not a jpeg")
+    (celeba_root / "CelebA/img_align_celeba/000070.jpg").unlink()
+    code, _, err = cli(*run_args(celeba_root, tmp_path / "r", "--skip-bad"))
+    assert code == 0, err
+    record = json.loads((tmp_path / "r" / "runs.jsonl").read_text())
+    assert record["skipped_samples"] == {"unreadable file": 2}
+    assert (record["n_train"], record["n_val"]) == (59, 19)
+
+
+def test_select_on_test_is_recorded_and_kept_apart(cli, celeba_root, tmp_path):
+    results = tmp_path / "r"
+    assert cli(*run_args(celeba_root, results))[0] == 0
+    assert cli(*run_args(celeba_root, results, "--select-on", "test"))[0] == 0
+    records = [json.loads(line) for line in (results / "runs.jsonl").read_text().splitlines()]
+    assert [r["selection_split"] for r in records] == ["val", "test"]
+    assert records[0]["key"] != records[1]["key"]
+
+
+def test_backbone_info_prints_channels_and_strides(cli):
+    code, out, _ = cli("backbone-info", "timm:resnet18", "--input-size", "64")
+    assert code == 0 and "[64, 128, 256, 512]" in out and "[4, 8, 16, 32]" in out
+
+
+def test_embed_writes_features_in_sorted_path_order(cli, celeba_root, tmp_path):
+    import numpy as np
+
+    images = celeba_root / "CelebA/img_align_celeba"
+    code, _, err = cli("embed", "-b", "pixels?grid=2", "--images", images, "--out", tmp_path / "f.npy")
+    assert code == 0, err
+    feats = np.load(tmp_path / "f.npy")
+    names = (tmp_path / "f.txt").read_text().split()
+    assert feats.shape == (100, 12) and names == sorted(names) and names[0].endswith("000001.jpg")

@@ -147,9 +147,15 @@ def test_lapa_landmark_files_with_crlf_and_trailing_blank_lines_parse(lapa_root)
     np.testing.assert_array_equal(record.landmarks, points)
 
 
-def test_lapa_image_without_label_map_names_the_missing_file(lapa_root):
+def test_lapa_missing_label_map_keeps_the_record_pointing_at_the_expected_file(lapa_root):
     (lapa_root / "train/labels/b_2.png").unlink()
-    with pytest.raises(UserError, match=r"1 missing in labels/ \(first: .*train/labels/b_2\.png\)"):
+    record = next(r for r in LaPaReader().read(lapa_root).split("train") if r.id.endswith("b_2.jpg"))
+    assert record.mask == lapa_root / "train/labels/b_2.png" and not record.mask.exists()
+
+
+def test_lapa_image_without_landmarks_names_the_file(lapa_root):
+    (lapa_root / "train/landmarks/b_2.txt").unlink()
+    with pytest.raises(UserError, match=r"1 image\(s\) or label map\(s\) have no landmarks/<name>.txt \(first: b_2\)"):
         LaPaReader().read(lapa_root)
 
 

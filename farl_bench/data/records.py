@@ -18,6 +18,7 @@ class FaceRecord:
     landmarks: K x 2 float, pixels of the original image (0-based). bbox: x_min, y_min, x_max, y_max.
     attributes: (A,) bool. age: years. expression: class index in the dataset meta's label order.
     tags: names of the test subsets the face belongs to (e.g. ``challenging``).
+    subject: the person's id where the dataset gives one (k-shot draws count faces per subject).
     """
 
     id: str
@@ -30,6 +31,7 @@ class FaceRecord:
     age_std: float | None = None
     expression: int | None = None
     tags: frozenset[str] = frozenset()
+    subject: str | None = None
 
 
 def read_label_png(record: FaceRecord) -> np.ndarray:

@@ -38,7 +38,8 @@ def _files_of(record: FaceRecord) -> list[Path]:
     return [p for p in (record.image, record.mask) if isinstance(p, Path)]
 
 
-def _decodes(path: Path) -> str | None:
+def decode_error(path: Path) -> str | None:
+    """None when the image file decodes fully, else "<path>: <reason>"."""
     try:
         with Image.open(path) as img:
             img.load()
@@ -71,7 +72,7 @@ def verify(name: str, root: Path, full: bool = False, sample: int = 64) -> Verif
         report.checks.append(Check(f"{split}: files", not missing,
                                    f"{len(records)} records, {len(missing)} missing file(s)"))
         checked = records if full else _sample([r for r in records if r.image.exists()], sample)
-        bad = [msg for r in checked for p in _files_of(r) if p.exists() and (msg := _decodes(p))]
+        bad = [msg for r in checked for p in _files_of(r) if p.exists() and (msg := decode_error(p))]
         report.undecodable += bad
         report.checks.append(Check(f"{split}: decode", not bad, f"{len(checked)} checked, {len(bad)} broken"))
     _check_sizes(report, data, getattr(reader_cls, "expected_sizes", {}))

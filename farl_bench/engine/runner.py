@@ -1,6 +1,7 @@
 """The run loop: for each cell, read data, draw the subset, run the protocol, score, record."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import asdict, dataclass, field
@@ -8,21 +9,27 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from farl_bench.backbones import Backbone, build
-from farl_bench.data import DatasetSplits
+from farl_bench.data import DatasetSplits, FaceRecord
+from farl_bench.data.images import load_rgb
 from farl_bench.data.samples import FaceSamples
-from farl_bench.data.splits import draw_fraction, fingerprint
-from farl_bench.engine.evaluate import evaluate
+from farl_bench.data.splits import fingerprint
+from farl_bench.data.verify import decode_error
+from farl_bench.engine.draws import draw_train, write_manifest
+from farl_bench.engine.evaluate import fill_scorers
 from farl_bench.engine.features import FeatureCache
-from farl_bench.engine.protocol import Protocol, ProtocolJob
+from farl_bench.engine.protocol import Predictor, Protocol, ProtocolJob
 from farl_bench.errors import UserError
-from farl_bench.families import Family
+from farl_bench.families import Family, Metric
 from farl_bench.families import get as get_family
-from farl_bench.plan import RunSpec, cell_key
+from farl_bench.plan import RunSpec, budget_of, cell_key
 from farl_bench.registry import DATASETS, PROTOCOLS
+from farl_bench.results.examples import Example, example_rows, save_examples
 from farl_bench.results.provenance import device_name, versions
+from farl_bench.results.stats import BOOTSTRAP_SEED, bootstrap, save_replicates
 from farl_bench.results.store import append_record, recorded_keys
 from farl_bench.tasks import TaskSpec, find_task_file, load_task
 
@@ -43,6 +50,8 @@ class RunOptions:
     batch_size: int = 64
     workers: int = 0
     select_on: str = "val"
+    bootstrap: int = 1000  # resamples of each test subset for the 95% intervals; 0: none
+    skip_bad: bool = False
 
 
 def read_dataset(spec: TaskSpec, options: RunOptions) -> tuple[DatasetSplits, Path]:
@@ -56,10 +65,27 @@ def read_dataset(spec: TaskSpec, options: RunOptions) -> tuple[DatasetSplits, Pa
     except TypeError as err:
         raise UserError(f"{find_task_file(spec.name)}: key 'reader': {err}") from None
     data = reader.read(root)
+    if options.skip_bad:
+        drop_unreadable(data)
     for split in ("train", "val", "test"):
         if not data.splits.get(split):
             raise UserError(f"dataset {spec.dataset!r} at {root}: the {split} split is empty")
     return data, root
+
+
+def drop_unreadable(data: DatasetSplits) -> None:
+    """Decode every image and mask; drop records with a missing or broken file, counting them in
+    meta["skipped"]["unreadable file"] (with a warning naming the first few)."""
+    bad: list[str] = []
+    for split, records in data.splits.items():
+        kept = [r for r in records if not any(p is not None and (not p.exists() or decode_error(p))
+                                               for p in (r.image, r.mask))]
+        bad += [r.id for r in records if r not in kept]
+        data.splits[split] = kept
+    if bad:
+        log.warning("--skip-bad: %d face(s) with a missing or unreadable file skipped (first: %s)",
+                    len(bad), ", ".join(bad[:5]))
+        data.meta.setdefault("skipped", {})["unreadable file"] = len(bad)
 
 
 def make_family(spec: TaskSpec) -> Family:
@@ -87,6 +113,7 @@ class TaskContext:
     data: DatasetSplits
     root: Path
     features: FeatureCache
+    data_fingerprint: str  # sha256 over the ids of train, val and test: which copy of the data this is
 
 
 def run_cells(cells: list[RunSpec], options: RunOptions, progress: ProgressFactory) -> list[dict[str, Any]]:
@@ -107,8 +134,8 @@ def run_cells(cells: list[RunSpec], options: RunOptions, progress: ProgressFacto
             key = cell_key(cell, backbone.fingerprint, spec.version, {**hparams.model_dump(),
                                                                       "select_on": options.select_on})
             if key in done:
-                log.info("skip %s %s %s f=%g seed=%d: already in %s (use --force to re-run)",
-                         cell.backbone, cell.task, cell.protocol, cell.fraction, cell.seed, options.results)
+                log.info("skip %s %s %s budget=%s seed=%d: already in %s (use --force to re-run)",
+                         cell.backbone, cell.task, cell.protocol, budget_of(cell), cell.seed, options.results)
                 continue
             if spec.dataset not in datasets:
                 datasets[spec.dataset] = read_dataset(spec, options)
@@ -127,7 +154,8 @@ def _context(spec: TaskSpec, backbone: Backbone, data: DatasetSplits, root: Path
     cache = FeatureCache(lambda records: FaceSamples(records, data, spec.crop, backbone.preprocess, family),
                          backbone, family.dense, data.splits, options.batch_size, options.workers,
                          options.device, progress, spec.name)
-    return TaskContext(spec, family, data, root, cache)
+    splits = "".join(f"{name}:{fingerprint(data.split(name))}\n" for name in ("train", "val", "test"))
+    return TaskContext(spec, family, data, root, cache, hashlib.sha256(splits.encode()).hexdigest())
 
 
 def _group(cells: list[RunSpec]) -> dict[tuple[str, str], list[RunSpec]]:
@@ -141,29 +169,58 @@ def _run_cell(cell: RunSpec, key: str, backbone: Backbone, protocol: Protocol, h
               ctx: TaskContext, options: RunOptions, progress: ProgressFactory) -> dict[str, Any]:
     start = time.perf_counter()
     spec, data = ctx.spec, ctx.data
-    train = draw_fraction(data.split("train"), cell.fraction, cell.seed)
+    draw = draw_train(data.split("train"), cell.seed, cell.fraction, cell.shots, cell.manifest)
+    manifest = write_manifest(options.results, spec.name, cell.seed, draw)
+    train = draw.records
     test = data.split("test")
     job = ProtocolJob(backbone, ctx.family, spec, data, train, data.split(options.select_on), options.select_on,
                       hparams, cell.seed, options.device, options.batch_size, options.workers, ctx.features,
                       progress)
     result = protocol.run(job)
-    samples = job.samples(test)
     subsets = data.test_subsets()
-    metrics = evaluate(ctx.family, result.predict(samples, "test"), samples, data, subsets)
+    metrics, bootstrap_file, examples = _score_test(ctx, result.predict, job.samples(test), subsets, key, options)
     return {
         "key": key, "backbone": cell.backbone, "backbone_fingerprint": backbone.fingerprint,
         "backbone_params": backbone.num_params, "task": spec.name, "task_version": spec.version,
         "family": spec.family, "dataset": spec.dataset, "data_root": str(ctx.root), "protocol": cell.protocol,
-        "fraction": cell.fraction, "seed": cell.seed, "hparam_grid": hparams.model_dump(),
+        "fraction": cell.fraction, "shots": cell.shots, "budget": draw.budget, "seed": cell.seed,
+        "hparam_grid": hparams.model_dump(),
         "hparams": result.selected, "selection_split": result.selection_split,
         "selection_scores": result.selection_scores,
         "metrics": {name: {m: asdict(v) for m, v in ms.items()} for name, ms in metrics.items()},
         "headline_metrics": spec.metrics, "n_train": len(train), "n_val": len(data.split("val")),
         "n_test": len(test), "subset_sizes": {name: len(idx) for name, idx in subsets.items()},
         "subset_rules": data.meta.get("subset_rules", {}), "skipped_samples": data.meta.get("skipped", {}),
-        "split_fingerprint": fingerprint(train), "settings": spec.model_dump(mode="json"),
+        "n_train_pool": len(data.split("train")), "split_fingerprint": draw.fingerprint, "split_rule": draw.rule,
+        "split_manifest": manifest.relative_to(options.results).as_posix(), "data_fingerprint": ctx.data_fingerprint,
+        "bootstrap": {"file": bootstrap_file, "replicates": options.bootstrap, "seed": BOOTSTRAP_SEED}
+        if bootstrap_file else None, "examples": examples, "settings": spec.model_dump(mode="json"),
         "preprocess": asdict(backbone.preprocess), "precision": "fp32", "device": options.device,
         "device_name": device_name(options.device), "versions": versions(),
         "wall_time_s": round(time.perf_counter() - start, 3),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def _score_test(ctx: TaskContext, predict: Predictor, samples: FaceSamples, subsets: dict[str, list[int]], key: str,
+                options: RunOptions) -> tuple[dict[str, dict[str, Metric]], str | None, str | None]:
+    """Metrics per test subset; the bootstrap replicates and (dense families) a few example
+    predictions written beside the records: (metrics, replicates file, examples file)."""
+    test = samples.records
+    shown = example_rows(test) if ctx.family.dense else []
+    scorers, predictions = fill_scorers(ctx.family, predict(samples, "test"), samples, ctx.data, subsets, shown)
+    metrics = {name: scorer.compute() for name, scorer in scorers.items()}
+    replicates = {name: bootstrap(scorer, len(subsets[name]), options.bootstrap) for name, scorer in scorers.items()}
+    examples = None
+    if shown:
+        kind = ctx.family.prediction_field
+        examples = save_examples(options.results, key, kind, [
+            Example(test[i].id, np.asarray(load_rgb(test[i].image)), predictions[i], _truth(ctx, test[i], kind))
+            for i in shown])
+    return metrics, save_replicates(options.results, key, replicates), examples
+
+
+def _truth(ctx: TaskContext, record: FaceRecord, kind: str) -> np.ndarray:
+    """The ground truth drawn beside an example prediction (a landmark target also holds the box)."""
+    target = ctx.family.target(record, ctx.data)
+    return np.asarray(target[kind] if isinstance(target, dict) else target)

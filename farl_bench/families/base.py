@@ -37,6 +37,11 @@ class Scorer:
     def compute(self) -> dict[str, Metric]:
         raise NotImplementedError
 
+    def resample(self, rows: np.ndarray) -> dict[str, Metric]:
+        """The metrics of the samples at `rows` (indices in update order, repeats allowed): one
+        bootstrap replicate. A scorer that cannot re-score samples leaves this out (no interval)."""
+        raise NotImplementedError
+
 
 class ArrayScorer(Scorer):
     """For pooled families: stack rows, then score the arrays in one call."""
@@ -45,13 +50,24 @@ class ArrayScorer(Scorer):
         self._score = score
         self._pred: list[Any] = []
         self._target: list[Any] = []
+        self._stacked: tuple[np.ndarray, np.ndarray] | None = None
 
     def update(self, predictions: list[Any], targets: list[Any]) -> None:
         self._pred.extend(predictions)
         self._target.extend(targets)
+        self._stacked = None
+
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._stacked is None:  # stacked once for the many resamples of a bootstrap
+            self._stacked = np.asarray(self._pred), np.asarray(self._target)
+        return self._stacked
 
     def compute(self) -> dict[str, Metric]:
-        return self._score(np.asarray(self._pred), np.asarray(self._target))
+        return self._score(*self._arrays())
+
+    def resample(self, rows: np.ndarray) -> dict[str, Metric]:
+        pred, target = self._arrays()
+        return self._score(pred[rows], target[rows])
 
 
 class Family:

@@ -52,6 +52,7 @@ class LandmarkScorer(Scorer):
         self.pred: list[np.ndarray] = []
         self.gt: list[np.ndarray] = []
         self.boxes: list[np.ndarray] = []
+        self._stacked: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # for the bootstrap's resamples
 
     def update(self, predictions: list[Any], targets: list[dict[str, Any]]) -> None:
         for pred, target in zip(predictions, targets):
@@ -60,8 +61,13 @@ class LandmarkScorer(Scorer):
             self.boxes.append(target["bbox"])
 
     def compute(self) -> dict[str, Metric]:
-        return landmark_scores(np.stack(self.pred), np.stack(self.gt), np.stack(self.boxes),
-                               self.meta["normalisers"], self.thresholds)
+        return self.resample(np.arange(len(self.pred)))
+
+    def resample(self, rows: np.ndarray) -> dict[str, Metric]:
+        if self._stacked is None or len(self._stacked[0]) != len(self.pred):
+            self._stacked = np.stack(self.pred), np.stack(self.gt), np.stack(self.boxes)
+        pred, gt, boxes = self._stacked
+        return landmark_scores(pred[rows], gt[rows], boxes[rows], self.meta["normalisers"], self.thresholds)
 
 
 @FAMILIES.register("landmarks")

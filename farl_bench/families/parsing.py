@@ -15,7 +15,7 @@ from farl_bench.backbones import FeatureSpec
 from farl_bench.data.records import DatasetSplits, FaceRecord
 from farl_bench.families.base import Family, Scorer
 from farl_bench.families.heads import DenseHead, LinearDenseHead
-from farl_bench.families.metrics.parsing import ConfusionMatrix
+from farl_bench.families.metrics.parsing import confusion_matrix, parsing_scores
 from farl_bench.registry import FAMILIES
 
 #: Crop pixels outside the original image carry this label and are left out of the loss.
@@ -23,18 +23,28 @@ IGNORE = 255
 
 
 class ParsingScorer(Scorer):
+    """One confusion matrix per image, kept so that a bootstrap over images re-sums them exactly."""
+
     def __init__(self, label_names: list[str]):
         self.names = label_names
-        self.matrix = ConfusionMatrix(len(label_names))
+        self.per_image: list[np.ndarray] = []  # C*C int64 each
+        self._stacked: np.ndarray | None = None
 
     def update(self, predictions: list[np.ndarray], targets: list[np.ndarray]) -> None:
         for pred, gt in zip(predictions, targets):
             if pred.shape != gt.shape:  # e.g. CelebAMask-HQ: 1024 px images, 512 px masks
                 pred = cv2.resize(pred, gt.shape[::-1], interpolation=cv2.INTER_NEAREST)
-            self.matrix.update(gt, pred)
+            self.per_image.append(confusion_matrix(gt, pred, len(self.names)).ravel())
 
     def compute(self):
-        return self.matrix.scores(self.names)
+        return self.resample(np.arange(len(self.per_image)))
+
+    def resample(self, rows: np.ndarray):
+        n = len(self.names)
+        if self._stacked is None or len(self._stacked) != len(self.per_image):
+            self._stacked = np.stack(self.per_image) if self.per_image else np.zeros((0, n * n), np.int64)
+        counts = np.bincount(rows, minlength=len(self.per_image))
+        return parsing_scores((counts @ self._stacked).reshape(n, n), self.names)
 
 
 @FAMILIES.register("parsing")

@@ -1,4 +1,5 @@
-"""`runs.jsonl`: one JSON record per finished cell, appended under a file lock, one write per line."""
+"""`runs.jsonl`: one JSON record per finished cell, appended under a file lock, one write per line;
+and the atomic write every other file under results/ goes through."""
 from __future__ import annotations
 
 import json
@@ -56,3 +57,15 @@ def iter_records(results: Path) -> Iterator[dict[str, Any]]:
 
 def recorded_keys(results: Path) -> set[str]:
     return {r["key"] for r in iter_records(results)}
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write beside the target and rename over it, so a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+        tmp.replace(path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"cannot write {path}: {err.strerror}") from None

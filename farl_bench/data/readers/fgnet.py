@@ -49,7 +49,8 @@ class FGNetReader:
             if match is None:
                 skipped["file name is not <person>A<age>[a-z].JPG"] += 1
                 continue
-            record = FaceRecord(id=path.relative_to(root).as_posix(), image=path, age=float(match["age"]))
+            record = FaceRecord(id=path.relative_to(root).as_posix(), image=path, age=float(match["age"]),
+                                subject=match["person"])
             person_of[record.id] = match["person"]
             records.append(record)
         people = sorted(set(person_of.values()))

@@ -88,22 +88,13 @@ def _stems(folder: Path, suffix: str) -> dict[str, Path]:
     return {p.stem: p for p in folder.iterdir() if p.suffix.lower() == suffix}
 
 
-def _check_matching(split_dir: Path, files: dict[str, dict[str, Path]]) -> None:
-    """Every name must have an image, a label map and a landmark file; one UserError otherwise."""
-    names = set().union(*(set(f) for f in files.values()))
-    problems = []
-    for kind, suffix in SUBFOLDERS.items():
-        missing = sorted(names - set(files[kind]))
-        if missing:
-            first = split_dir / kind / (missing[0] + suffix)
-            problems.append(f"{len(missing)} missing in {kind}/ (first: {first})")
-    if problems:
-        raise UserError(f"{split_dir}: every name needs images/<name>.jpg, labels/<name>.png and "
-                        f"landmarks/<name>.txt; {'; '.join(problems)}. Re-extract the LaPa archive.")
-
-
 def read_split(split_dir: Path, split: str) -> list[FaceRecord]:
-    """Records of one LaPa split folder, sorted by name; id = `<split>/images/<name>.jpg`."""
+    """Records of one LaPa split folder, sorted by name; id = `<split>/images/<name>.jpg`.
+
+    The landmark files index the split: an image or label map missing beside one still gives a
+    record (pointing at the expected path), so `datasets verify` can list exactly what is missing;
+    an image or label map without a landmark file is an error.
+    """
     files: dict[str, dict[str, Path]] = {}
     for kind, suffix in SUBFOLDERS.items():
         folder = split_dir / kind
@@ -111,12 +102,19 @@ def read_split(split_dir: Path, split: str) -> list[FaceRecord]:
             raise UserError(f"{folder} is missing: each LaPa split folder holds images/, labels/ and "
                             "landmarks/. Check --data-root (or --root lapa=DIR).")
         files[kind] = _stems(folder, suffix)
-    _check_matching(split_dir, files)
-    if not files["images"]:
-        raise UserError(f"{split_dir / 'images'} holds no .jpg images; the LaPa {split} split is empty")
-    return [FaceRecord(id=f"{split}/images/{files['images'][name].name}", image=files["images"][name],
-                       mask=files["labels"][name], landmarks=read_landmarks(files["landmarks"][name]))
-            for name in sorted(files["images"])]
+    orphans = sorted((set(files["images"]) | set(files["labels"])) - set(files["landmarks"]))
+    if orphans:
+        raise UserError(f"{split_dir}: {len(orphans)} image(s) or label map(s) have no landmarks/<name>.txt "
+                        f"(first: {orphans[0]}). Re-extract the LaPa archive.")
+    if not files["landmarks"]:
+        raise UserError(f"{split_dir / 'landmarks'} holds no .txt files; the LaPa {split} split is empty")
+    records = []
+    for name in sorted(files["landmarks"]):
+        image = files["images"].get(name, split_dir / "images" / f"{name}.jpg")
+        mask = files["labels"].get(name, split_dir / "labels" / f"{name}.png")
+        records.append(FaceRecord(id=f"{split}/images/{image.name}", image=image, mask=mask,
+                                  landmarks=read_landmarks(files["landmarks"][name])))
+    return records
 
 
 @DATASETS.register("lapa")

@@ -53,7 +53,7 @@ class Morph2Reader:
             if rel in seen:
                 raise UserError(f"{csv_path}:{no}: image {rel} is listed twice (first on line {seen[rel]})")
             seen[rel] = no
-            records.append(FaceRecord(id=rel, image=image_root / rel,
+            records.append(FaceRecord(id=rel, image=image_root / rel, subject=row.get("id_num") or None,
                                       age=parse_number(csv_path, no, "age", row["age"])))
         if len(records) < 3:
             raise UserError(f"{csv_path} lists {len(records)} images: at least 3 are needed for train/val/test")

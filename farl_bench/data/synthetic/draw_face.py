@@ -49,7 +49,6 @@ def draw_skin(cv: Canvas, p: FaceParams, c: Curves) -> None:
 
 _FOREHEAD_X = np.linspace(-0.42, 0.42, 9)
 _FOLD_T = unit_grid(8)
-_LIFT = 0.015 + 0.06 * np.sin(np.pi * unit_grid(15))
 
 
 def draw_marks(cv: Canvas, p: FaceParams, c: Curves) -> None:
@@ -62,7 +61,8 @@ def draw_marks(cv: Canvas, p: FaceParams, c: Curves) -> None:
             cv.paint(cv.to_px(ellipse_pts(side * 0.56, 0.4, 0.2, 0.12, 0.3)), (232, 92, 104, int(150 * look.blush)))
     if look.eye_shadow is not None:
         for eye in c.eyes:
-            lifted = eye.upper - _LIFT[:, None] * _UP
+            lift = 0.015 + 0.06 * np.sin(np.pi * unit_grid(len(eye.upper)))
+            lifted = eye.upper - lift[:, None] * _UP
             cv.paint(cv.to_px(np.concatenate([eye.upper, lifted[::-1]])), (*look.eye_shadow, 120))
     forehead = max(look.wrinkles, 0.7 * a.brow_raise)
     if forehead > 0.05:

@@ -8,13 +8,30 @@ CONTRACT (other modules rely on these names; keep them stable):
 All coordinates are 0-based pixels (x, y) of the rendered image; pixel centres at integers.
 
 Left and right: "l_" / "left" always means the part on the IMAGE-left side (CelebAMask-HQ's l_eye,
-LaPa's left_eye = id 4, the first eye of every landmark layout, ...). Landmark layouts are
-documented in `landmarks.py`; label vocabularies and the LaPa composition in `labels.py`.
+LaPa's left_eye = id 4, the first eye of every landmark layout, ...). The landmark layouts are
+documented in `landmarks.py`.
 
-The face is drawn with PIL polygons into the colour image and, with the same polygons, into an
-id image (one part per pixel, painter's order), so masks agree with pixels. Parts are disjoint
-except eye_g (glasses are see-through: the eyes and skin under them keep their own masks).
-An occluder hides what is under it: those pixels are background in every mask.
+Labels:
+- parts: every CelebAMask-HQ part as it is visible. The face is drawn with PIL polygons into the
+  colour image and, with the same polygons, into an id image (one part per pixel, painter's order),
+  so the masks are disjoint and agree with the pixels. The exception is eye_g: glasses are
+  see-through, so the eyes and skin under them keep their own masks. l_lip is the lower lip,
+  u_lip the upper one, mouth the inner mouth (non-empty exactly when Mouth_Slightly_Open).
+- lapa_label: the parts painted in CELEBAMASK_PARTS order with LAPA_FROM_PARTS (`labels.py`):
+  ears are skin; neck, cloth, hat and jewellery are background; glasses are not labelled.
+- An occluder (a bar, blob or patch in front of the face) hides what is under it: its pixels are
+  background everywhere; landmarks keep their true positions and visible19 marks them hidden.
+- visible19: inside the image, not under hair, hat or occluder, and not behind the turned head.
+- bbox: box of the face outline (forehead to chin, cheek to cheek), clipped to the image.
+- attributes: the strongly drawn ones are exact; the subtle ones (face shape, nose, lips, brows,
+  skin, hair texture, ...) carry difficulty-scaled annotator noise, as CelebA's do.
+- flags (WFLW): pose |yaw| > 25 deg or |roll| > 20 deg; expression intensity > 0.85; illumination
+  strong light gradient or exposure; make-up (eye make-up); occlusion (occluder or sunglasses);
+  blur (optical blur above the Blurry level).
+
+Modules: `labels` (vocabularies), `params` (FaceParams and its random draw), `geometry` (face
+curves and the projection), `landmarks`, `canvas` / `draw_face` / `draw_wear` (painting),
+`effects` (background, blur, light, noise).
 """
 from __future__ import annotations
 

@@ -247,8 +247,9 @@ def _nose(p: FaceParams) -> Nose:
     bottom = xyz(bx, wing_y + wing_r, 0.22 + 0.15 * (1.0 - (bx / wing_x) ** 2))
     sy = -0.03 + (s.nose_y - 0.09) * _SIDE_T
     sides = [xyz(side * (0.04 + 0.025 * _SIDE_T), sy, 0.12 + 0.25 * (sy + 0.03)) for side in SIDES]
-    ring = xyz(s.nose_tip_r * np.cos(_RING), s.nose_y + 0.9 * s.nose_tip_r * np.sin(_RING), s.nose_proj - 0.04)
-    hull = np.concatenate([*sides, *wings, bottom, ring, tip[None]])
+    # At the tip's depth, so the tip stays inside the ring (and the nose mask) when the head turns.
+    ring = xyz(s.nose_tip_r * np.cos(_RING), s.nose_y + 0.9 * s.nose_tip_r * np.sin(_RING), s.nose_proj)
+    hull = np.concatenate([*sides, *wings, bottom, ring])
     return Nose(bridge=bridge, bottom=bottom, wings=wings, hull=hull)
 
 

@@ -224,9 +224,9 @@ def sample_params(rng: np.random.Generator) -> FaceParams:
     age = _sample_age(rng)
     race = int(rng.choice(5, p=_RACE_P))
     expression = EXPRESSIONS[int(rng.choice(len(EXPRESSIONS), p=_EXPRESSION_P))]
-    intensity = 0.0 if expression == "neutral" else float(rng.uniform(0.45, 1.0))
+    intensity = 0.0 if expression == "neutral" else float(rng.uniform(0.3, 1.0))
     actions = _sample_actions(rng, expression, intensity)
-    attrs: dict[str, bool] = {"Male": male, "Young": label.above(-age / 10.0, -3.6, 0.5),
+    attrs: dict[str, bool] = {"Male": male, "Young": label.above(36.0 - age, 0.0, 10.0),
                               "Smiling": _mean_corner_lift(actions) > 0.35,
                               "Mouth_Slightly_Open": actions.jaw_open > 0.0}
     shape = _sample_shape(rng, label, male, age, race, actions, attrs)
@@ -281,9 +281,12 @@ _MOUTH = {
 
 def _sample_actions(rng: np.random.Generator, expression: str, intensity: float) -> Actions:
     base = np.asarray(_ACTION_PROFILES[expression], dtype=float) * intensity
+    if rng.random() < 0.5:  # real faces often blend in a weaker second expression
+        other = EXPRESSIONS[int(rng.integers(len(EXPRESSIONS)))]
+        base += np.asarray(_ACTION_PROFILES[other], dtype=float) * max(intensity, 0.3) * rng.uniform(0.0, 0.4)
     raise_, inner, squeeze, eye_open, squint, smile, smirk, stretch, press, lip_raise, wrinkle = (
-        base + rng.normal(0.0, 0.08, size=base.size))
-    smirk = smirk * rng.choice((-1.0, 1.0)) if expression == "contempt" else 0.0
+        base + rng.normal(0.0, 0.1, size=base.size))
+    smirk *= rng.choice((-1.0, 1.0))
     p_open, gap_lo, gap_hi, p_teeth = _MOUTH[expression]
     gap = 0.0
     if rng.random() < p_open:

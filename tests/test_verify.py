@@ -1,0 +1,63 @@
+"""`farl-bench datasets verify` and `list datasets` on whole and damaged trees."""
+import shutil
+
+import pytest
+
+from farl_bench.data.verify import verify
+
+
+@pytest.fixture
+def lapa_copy(synthetic_root, tmp_path):
+    shutil.copytree(synthetic_root / "LaPa", tmp_path / "LaPa")
+    return tmp_path / "LaPa"
+
+
+@pytest.mark.parametrize("name, folder", [("lapa", "LaPa"), ("300w", "300W"), ("wflw", "WFLW"),
+                                          ("celeba", "CelebA"), ("rafdb", "RAF-DB"), ("ferplus", "FERPlus")])
+def test_a_synthetic_tree_is_sound(synthetic_root, name, folder):
+    report = verify(name, synthetic_root / folder, full=True)
+    assert report.ok, [c for c in report.checks if c.ok is False]
+    assert any(c.name.startswith("size") and c.ok is None for c in report.checks)  # synthetic: informational
+
+
+def test_missing_and_broken_files_are_listed_exactly(lapa_copy):
+    image = next((lapa_copy / "train/images").iterdir())
+    image.unlink()
+    broken = sorted((lapa_copy / "test/labels").iterdir())[0]
+    broken.write_bytes(b"\x89PNG broken")
+    report = verify("lapa", lapa_copy, full=True)
+    assert not report.ok
+    assert report.missing == [image]
+    assert len(report.undecodable) == 1 and str(broken) in report.undecodable[0]
+
+
+def test_verify_cli_exit_codes(cli, lapa_copy):
+    code, out, _ = cli("datasets", "verify", "lapa", "--root", lapa_copy)
+    assert code == 0 and "annotations" in out
+    label = next((lapa_copy / "val/labels").iterdir())
+    label.unlink()
+    code, out, _ = cli("datasets", "verify", "lapa", "--root", lapa_copy)
+    assert code == 1 and "FAIL" in out
+
+
+def test_unparseable_annotations_fail_with_the_reason(tmp_path):
+    report = verify("celeba", tmp_path)
+    assert not report.ok and "not found" in report.checks[0].detail
+
+
+def test_list_datasets_shows_tasks_and_default_root(cli):
+    code, out, _ = cli("list", "datasets")
+    assert code == 0
+    line = next(l for l in out.splitlines() if "affectnet " in l or "│ affectnet" in l)
+    assert "affectnet7" in line and "affectnet8" in line and "AffectNet" in line
+
+
+def test_data_root_comes_from_the_environment(monkeypatch, synthetic_root, tmp_path):
+    import importlib
+
+    import farl_bench.cli as cli_module
+
+    monkeypatch.setenv("FARL_BENCH_DATA", str(synthetic_root))
+    assert importlib.reload(cli_module).DEFAULT_DATA_ROOT == synthetic_root
+    monkeypatch.delenv("FARL_BENCH_DATA")
+    importlib.reload(cli_module)
