@@ -7,7 +7,7 @@ SYNTH := datasets/synthetic
 BENCH_BACKBONES := pixels,timm:resnet18,timm:vit_tiny_patch16_224
 BENCH_TASKS := celeba
 
-.PHONY: venv bench test clean
+.PHONY: venv bench test clean smoke smoke-baseline report
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +20,27 @@ bench: $(STAMP)
 	$(PY) -m farl_bench datasets synth --out $(SYNTH) --scale medium --seed 0
 	$(PY) -m farl_bench run --backbone $(BENCH_BACKBONES) --tasks $(BENCH_TASKS) --protocol linear \
 		--data-root $(SYNTH) --results results --set input_size=112
+	$(PY) -m farl_bench report --results results --out results/report
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# The smoke suite (farl_bench/smoke.py), run afresh and gated against the committed baseline;
+# exit 1 on a regression.
+smoke: $(STAMP)
+	rm -rf results/smoke
+	$(PY) -m farl_bench smoke --results results/smoke
+	$(PY) -m farl_bench compare --baseline results/baselines/synthetic-smoke.csv --candidate results/smoke \
+		--markdown results/smoke/compare.md --junit results/smoke/compare.xml
+
+# After a change that is meant to move the smoke numbers: re-run it from scratch and commit the csv.
+smoke-baseline: $(STAMP)
+	rm -rf results/smoke
+	$(PY) -m farl_bench smoke --results results/smoke
+	cp results/smoke/results.csv results/baselines/synthetic-smoke.csv
+
+report: $(STAMP)
+	$(PY) -m farl_bench report --results results --out results/report
 
 clean:
 	rm -rf $(SYNTH) results/runs.jsonl results/*.csv

@@ -21,10 +21,16 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Benchmark face representations on parsing, alignment, attributes, age and expression.")
 datasets_app = typer.Typer(no_args_is_help=True, help="Dataset tools: verify a tree, generate synthetic data.")
 app.add_typer(datasets_app, name="datasets")
-console = Console()
+cache_app = typer.Typer(no_args_is_help=True, help="The feature cache: list or clear stored features.")
+app.add_typer(cache_app, name="cache")
+splits_app = typer.Typer(no_args_is_help=True, help="Training subsets: export the manifests of draws.")
+app.add_typer(splits_app, name="splits")
+# Piped output (logs, CI) is not cut at rich's 80-column fallback.
+console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 140)
 err_console = Console(stderr=True)
 
 DEFAULT_DATA_ROOT = Path(os.environ.get("FARL_BENCH_DATA", "datasets"))
+CACHE_DIR_HELP = "Feature cache folder (default: $FARL_BENCH_CACHE, else ~/.cache/farl_bench)."
 
 
 def _split_csv(values: list[str]) -> list[str]:
@@ -60,13 +66,13 @@ def _progress() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
 
 
 def print_table(wide, title: str) -> None:
-    """The wide leaderboard turned on its side: one row per task:metric@fraction, one column per
+    """The wide leaderboard turned on its side: one row per task:metric@budget, one column per
     backbone + protocol, so many tasks stay readable in a terminal."""
     table = Table(title=title)
-    table.add_column("task:metric@fraction")
+    table.add_column("task:metric@budget", overflow="fold")
     labels = [f"{b} ({p})" for b, p in zip(wide["backbone"], wide["protocol"])]
     for label in labels:
-        table.add_column(escape(label), justify="right")
+        table.add_column(escape(label), justify="right", overflow="fold")
     for column in wide.columns[2:]:
         table.add_row(escape(column), *(f"{v:.2f}" for v in wide[column]))
     console.print(table)
@@ -80,45 +86,220 @@ def run(
     data_root: Path = typer.Option(DEFAULT_DATA_ROOT, help="Folder holding the dataset folders ($FARL_BENCH_DATA)."),
     root: list[str] = typer.Option([], "--root", help="Per-dataset folder override NAME=DIR, repeatable."),
     results: Path = typer.Option(Path("results"), help="Results folder (runs.jsonl and tables)."),
-    fractions: str = typer.Option("1.0", help="Training fractions, comma-separated, each in (0, 1]."),
-    seeds: str = typer.Option("0", help="Seeds, comma-separated."),
+    fractions: Optional[str] = typer.Option(None, help="Training fractions, comma-separated, each in (0, 1] "
+                                            "(default 1.0 unless --shots is given)."),
+    shots: Optional[str] = typer.Option(None, help="k faces per class (per attribute value, per subject, or in all: "
+                                        "see the README), comma-separated, e.g. 1,5,10."),
+    split_manifest: Optional[Path] = typer.Option(None, help="Train on the ids listed in this file (one per line) "
+                                                  "instead of a drawn subset."),
+    seeds: Optional[str] = typer.Option(None, help="Seeds, comma-separated (default: 0,1,2 for subsets, 0 for "
+                                        "the full split and a manifest)."),
+    bootstrap: int = typer.Option(1000, min=0, help="Bootstrap resamples of the test faces for the 95% intervals "
+                                  "(0: none)."),
     set_: list[str] = typer.Option([], "--set", help="Override a task setting KEY=VALUE, e.g. input_size=112."),
     force: bool = typer.Option(False, help="Re-run cells already recorded."),
     device: str = typer.Option("cpu", help="cpu, cuda or cuda:N."),
     batch_size: int = typer.Option(64, min=1, help="Images per backbone forward."),
-    workers: int = typer.Option(0, min=0, help="Data-loading worker processes."),
+    workers: Optional[int] = typer.Option(None, min=0, help="Data-loading worker processes (default: 0 on "
+                                          "CPU, where the forward uses every core; up to 8 with a GPU)."),
     select_on: str = typer.Option("val", help="Split that picks settings and epochs: val, or test (FaRL's "
                                   "way; every record then says selection_split: test)."),
     skip_bad: bool = typer.Option(False, help="Decode every image first; skip unreadable ones and count them "
                                   "in the record (default: stop at the first, naming it)."),
+    shard: Optional[str] = typer.Option(None, help="I/N: run only the I-th (0-based) of N disjoint parts of the "
+                                        "grid, e.g. $SLURM_ARRAY_TASK_ID/8; shards may share --results."),
+    deterministic: bool = typer.Option(False, help="Deterministic torch kernels only (slower on GPU; "
+                                       "recorded with the seed and threads in each record)."),
+    precision: str = typer.Option("auto", help="Backbone forwards in fp32, bf16 or fp16; auto: bf16 where the "
+                                  "GPU or CPU runs it natively, else fp32 (recorded in each record)."),
+    compile_: bool = typer.Option(False, "--compile", help="torch.compile the frozen backbone forward."),
+    cache_dir: Optional[Path] = typer.Option(None, help=CACHE_DIR_HELP),
+    cache_size_gb: float = typer.Option(50.0, min=0, help="Cap of the feature cache; least recently used "
+                                        "entries are evicted beyond it."),
 ) -> None:
-    """Run backbones x tasks x protocols x fractions x seeds; skip cells already recorded."""
+    """Run backbones x tasks x protocols x fractions x seeds; skip cells already recorded.
+
+    Under `torchrun --nproc_per_node N -m farl_bench run ...` the processes share each cell (DDP)."""
+    from farl_bench.engine import distributed
     from farl_bench.engine.runner import RunOptions, run_cells
-    from farl_bench.plan import expand
+    from farl_bench.plan import expand, parse_shard
+    from farl_bench.plan import shard as shard_of
     from farl_bench.results.leaderboard import write_tables
     from farl_bench.tasks import parse_overrides
 
+    if not distributed.is_main():
+        logging.getLogger().setLevel(logging.WARNING)  # torchrun: progress is the main process's to tell
+
     cells = expand(_split_csv(backbone), _split_csv([tasks]), _split_csv([protocol]),
-                   _numbers(fractions, float, "--fractions"), _numbers(seeds, int, "--seeds"))
+                   _numbers(fractions or "", float, "--fractions"),
+                   None if seeds is None else _numbers(seeds, int, "--seeds"),
+                   _numbers(shots or "", int, "--shots"), split_manifest)
+    if shard is not None:
+        cells = shard_of(cells, *parse_shard(shard))
+        if not cells:
+            console.print(f"shard {shard} of this grid is empty: nothing to run")
+            return
     if device.startswith("cuda"):
         import torch
 
         if not torch.cuda.is_available():
             raise UserError(f"--device {device}: no CUDA device is available here; use --device cpu")
     options = RunOptions(data_root, results, parse_overrides(set_), _dataset_roots(root), force, device,
-                         batch_size, workers, select_on, skip_bad)
+                         batch_size, workers, select_on, skip_bad, deterministic=deterministic,
+                         bootstrap=bootstrap, precision=precision, compile=compile_,
+                         cache_dir=cache_dir, cache_size_gb=cache_size_gb)
     with _progress() as progress:
-        new = run_cells(cells, options, progress)
+        try:
+            new = run_cells(cells, options, progress)
+        except KeyboardInterrupt:
+            err_console.print(f"interrupted: the cells finished so far are in {results}/; "
+                              "the same command resumes with the rest", highlight=False, soft_wrap=True)
+            raise typer.Exit(130) from None
+    if not distributed.is_main():
+        return  # the main process reports and writes the tables
     console.print(f"{len(new)} new run(s), {len(cells) - len(new)} already recorded; results in {results}/")
     print_table(write_tables(results), f"leaderboard ({results}/leaderboard.csv)")
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def sweep(
+    ctx: typer.Context,
+    shards: int = typer.Option(..., min=1, help="Number of jobs; job i runs `farl-bench run ... --shard i/N`."),
+    launcher: str = typer.Option("slurm", help="slurm (submitit), or local: processes on this machine."),
+    partition: Optional[str] = typer.Option(None, help="Slurm partition."),
+    account: Optional[str] = typer.Option(None, help="Slurm account."),
+    gpus: int = typer.Option(0, min=0, help="GPUs per job; more than one runs the shard under torchrun (DDP)."),
+    cpus: int = typer.Option(8, min=1, help="CPUs per job."),
+    time: int = typer.Option(240, min=1, help="Minutes per job; a job pre-empted or out of time is requeued "
+                             "and resumes where it stopped."),
+    logs: Optional[Path] = typer.Option(None, help="Folder for the job scripts and logs (default: RESULTS/jobs)."),
+    wait: bool = typer.Option(False, help="Wait for every job, then print the leaderboard; exit 1 if one failed."),
+) -> None:
+    """Submit a grid as N shard jobs. Every other option is a `run` option and is passed on; the
+    shards share the results folder, where their records merge by cell key."""
+    from farl_bench.launch import JobOptions, submit
+    from farl_bench.launch import wait as wait_for
+
+    run_command = ctx.parent.command.commands["run"]
+    with run_command.make_context("farl-bench run", list(ctx.args)) as run_ctx:  # options checked before submitting
+        results = run_ctx.params["results"]
+    jobs = submit(list(ctx.args), shards, launcher, logs or results / "jobs",
+                  JobOptions(partition, account, gpus, cpus, time))
+    console.print(f"{len(jobs)} shard job(s) submitted ({launcher}): {', '.join(str(j.job_id) for j in jobs)}")
+    if not wait:
+        return
+    failures = wait_for(jobs)
+    for line in failures:
+        err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
+    if failures:
+        raise typer.Exit(1)
+    leaderboard(results)
+
+
+@app.command()
+def merge(
+    sources: list[Path] = typer.Argument(..., help="Results folders to merge from."),
+    into: Path = typer.Option(..., help="Results folder to merge into (created if needed)."),
+) -> None:
+    """Merge results folders by cell key (shards run without a shared disk), then write the tables."""
+    from farl_bench.results.merge import merge as merge_folders
+
+    added, skipped = merge_folders(sources, into)
+    console.print(f"{added} record(s) merged into {into}/, {skipped} already there", soft_wrap=True)
+    leaderboard(into)
+
+
 @app.command()
 def leaderboard(results: Path = typer.Option(Path("results"), help="Results folder holding runs.jsonl.")) -> None:
-    """Write results.csv (long) and leaderboard.csv (wide) from runs.jsonl and print the table."""
+    """Write results.csv (long, aggregated over draws), draws.csv, leaderboard.csv (wide) and
+    leaderboard.md from runs.jsonl and print the table."""
     from farl_bench.results.leaderboard import write_tables
 
     print_table(write_tables(results), f"leaderboard ({results}/leaderboard.csv)")
+
+
+@app.command()
+def report(
+    results: Path = typer.Option(Path("results"), help="Results folder holding runs.jsonl."),
+    out: Path = typer.Option(Path("results/report"), help="Folder to write index.html into."),
+) -> None:
+    """Write a self-contained index.html: leaderboard, data-efficiency plots, per-subset and per-class
+    tables, example predictions."""
+    from farl_bench.results.report import write_report
+
+    console.print(f"report written to {write_report(results, out)}")
+
+
+@app.command()
+def compare(
+    baseline: Path = typer.Option(..., help="Baseline long table (a results.csv, e.g. results/baselines/*.csv)."),
+    candidate: Path = typer.Option(..., help="Candidate results folder, or its results.csv."),
+    tolerance: str = typer.Option("auto", help="auto (beyond the noise of draws or the bootstrap) or a number "
+                                  "in each metric's unit."),
+    pair: list[str] = typer.Option([], "--pair", help="'BASELINE => CANDIDATE' backbones to compare, repeatable "
+                                   "(default: equal names, or the only backbone of each side)."),
+    markdown: Optional[Path] = typer.Option(None, help="Also write the verdict as Markdown here."),
+    junit: Optional[Path] = typer.Option(None, help="Also write the verdict as JUnit XML here."),
+) -> None:
+    """The regression gate: better / same / worse per headline number; exit 1 on any regression
+    (or a number missing from the candidate), 0 otherwise."""
+    from farl_bench.results.compare import gate, passed
+
+    verdict = gate(baseline, candidate, tolerance, pair, markdown, junit)
+    shown = verdict[verdict["status"] != "same"]
+    table = Table("status", "task:metric@budget [subset]", "backbone", "baseline", "candidate", "tolerance",
+                  title=f"compare: {len(verdict)} numbers, {len(verdict) - len(shown)} same")
+    for _, row in shown.iterrows():
+        subset = "" if row.subset == "test" else f" [{row.subset}]"
+        table.add_row(row.status, escape(f"{row.task}:{row.metric}@{row.budget}{subset}"),
+                      escape(row.candidate_backbone), f"{row.baseline:.3f}", f"{row.candidate:.3f}",
+                      "" if row.status in ("missing", "incomparable") else f"±{row.tolerance:.3f}")
+    console.print(table)
+    console.print("PASS" if passed(verdict) else "FAIL: the candidate regressed (or lacks numbers)")
+    raise typer.Exit(0 if passed(verdict) else 1)
+
+
+@app.command()
+def smoke(
+    backbone: list[str] = typer.Option([], "--backbone", "-b", help="Backbone spec(s) to run through the suite "
+                                       "(default: its own, pixels and timm:test_vit)."),
+    data_root: Path = typer.Option(Path("datasets/synthetic-small"), help="Where the small synthetic datasets "
+                                   "are (generated there when missing)."),
+    results: Path = typer.Option(Path("results/smoke"), help="Results folder."),
+    force: bool = typer.Option(False, help="Re-run cells already recorded."),
+) -> None:
+    """The smoke suite (about a minute on a CPU); gate it with `farl-bench compare --baseline
+    results/baselines/synthetic-smoke.csv --candidate RESULTS`."""
+    from farl_bench.smoke import run_smoke
+
+    with _progress() as progress:
+        wide = run_smoke(results, data_root, _split_csv(backbone), force, progress)
+    print_table(wide, f"smoke suite ({results}/leaderboard.csv)")
+
+
+@splits_app.command("export")
+def splits_export(
+    tasks: str = typer.Option(..., "--tasks", "-t", help="Comma-separated task names."),
+    fractions: Optional[str] = typer.Option(None, help="Training fractions, comma-separated (default 1.0 unless "
+                                            "--shots is given)."),
+    shots: Optional[str] = typer.Option(None, help="k per class (attribute value, subject), comma-separated."),
+    seeds: Optional[str] = typer.Option(None, help="Seeds (default: 0,1,2 for subsets, 0 for the full split)."),
+    data_root: Path = typer.Option(DEFAULT_DATA_ROOT, help="Folder holding the dataset folders."),
+    root: list[str] = typer.Option([], "--root", help="Per-dataset folder override NAME=DIR, repeatable."),
+    results: Path = typer.Option(Path("results"), help="Writes RESULTS/splits/<task>/<budget>-<seed>.txt and "
+                                 "RESULTS/splits/index.csv."),
+    set_: list[str] = typer.Option([], "--set", help="Override a task setting KEY=VALUE."),
+) -> None:
+    """Write the manifests (kept training ids) of a grid of draws, for publication, without running."""
+    from farl_bench.engine.export import export_splits
+    from farl_bench.engine.runner import RunOptions
+    from farl_bench.tasks import parse_overrides
+
+    index = export_splits(_split_csv([tasks]), _numbers(fractions or "", float, "--fractions"),
+                          None if seeds is None else _numbers(seeds, int, "--seeds"),
+                          _numbers(shots or "", int, "--shots"),
+                          RunOptions(data_root, results, parse_overrides(set_), _dataset_roots(root)))
+    console.print(f"{len(index)} manifest(s) and index.csv written under {results}/splits/")
 
 
 @app.command()
@@ -230,6 +411,39 @@ def list_(what: str = typer.Argument(..., help="tasks, datasets, backbones or pr
         raise UserError(f"cannot list {what!r}: choose tasks, datasets, backbones or protocols")
     for name in registries[what].names():
         console.print(name)
+
+
+@cache_app.command("ls")
+def cache_ls(cache_dir: Optional[Path] = typer.Option(None, help=CACHE_DIR_HELP)) -> None:
+    """List stored feature and target arrays, least recently used first."""
+    from datetime import datetime
+
+    from farl_bench.engine.cache import FeatureStore
+
+    store = FeatureStore(cache_dir)
+    entries = store.entries()
+    table = Table("key", "kind", "backbone", "task/split", "precision", "rows", "arrays", "MB", "last used",
+                  title=f"feature cache {store.root}")
+    for e in entries:
+        arrays = ", ".join(f"{name} {'x'.join(map(str, shape[1:]))} {dtype}"
+                           for name, (shape, dtype) in e.meta.get("arrays", {}).items())
+        table.add_row(e.key[:12], e.meta.get("kind", "?"), escape(str(e.meta.get("backbone", ""))),
+                      escape(f"{e.meta.get('task', '')}/{e.meta.get('split', '')}"), e.meta.get("precision", ""),
+                      str(e.meta.get("rows", "")), escape(arrays), f"{e.size / 1e6:.1f}",
+                      datetime.fromtimestamp(e.last_used).strftime("%Y-%m-%d %H:%M"))
+    console.print(table)
+    console.print(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, "
+                  f"{sum(e.size for e in entries) / 1e9:.2f} GB")
+
+
+@cache_app.command("clear")
+def cache_clear(cache_dir: Optional[Path] = typer.Option(None, help=CACHE_DIR_HELP)) -> None:
+    """Remove every stored entry (and any half-written one)."""
+    from farl_bench.engine.cache import FeatureStore
+
+    store = FeatureStore(cache_dir)
+    count, size = store.clear()
+    console.print(f"removed {count} entr{'y' if count == 1 else 'ies'} ({size / 1e9:.2f} GB) from {store.root}")
 
 
 @datasets_app.command("verify")

@@ -114,3 +114,24 @@ def cell_key(cell: RunSpec, backbone_fingerprint: str, task_version: str, hparam
     blob = json.dumps({**fields, "backbone_fingerprint": backbone_fingerprint,
                        "task_version": task_version, "hparams": hparams}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`I/N` (0-based I, as array-job indices come) -> (I, N)."""
+    index, sep, count = text.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        i, n = -1, 0
+    if not sep or n < 1 or not 0 <= i < n:
+        raise UserError(f"--shard {text!r}: write I/N with 0 <= I < N, e.g. --shard 0/4 ... --shard 3/4")
+    return i, n
+
+
+def shard(cells: list[RunSpec], index: int, count: int) -> list[RunSpec]:
+    """The index-th of `count` disjoint parts of the grid, which together hold every cell once.
+
+    Contiguous blocks of the grid order (backbone-major), so a shard builds few backbones and
+    extracts few feature sets; the same command line gives every shard the same partition.
+    """
+    return cells[index * len(cells) // count:(index + 1) * len(cells) // count]

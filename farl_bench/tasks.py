@@ -121,7 +121,10 @@ def load_task(name: str, overrides: dict[str, Any] | None = None) -> TaskSpec:
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
-        raise UserError(f"{path} is not valid YAML: {err}") from None
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise UserError(f"{where} is not valid YAML ({getattr(err, 'problem', None) or 'syntax error'}): "
+                        "fix the file") from None
     if not isinstance(raw, dict):
         raise UserError(f"{path} must hold a mapping of task settings, not {type(raw).__name__}")
     raw.setdefault("name", path.stem)

@@ -11,6 +11,13 @@ torch.set_num_threads(2)
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 
 
+@pytest.fixture(autouse=True)
+def feature_cache_in_tmp(tmp_path: Path, monkeypatch) -> Path:
+    """Every test gets its own feature cache folder, never the user's ~/.cache/farl_bench."""
+    monkeypatch.setenv("FARL_BENCH_CACHE", str(tmp_path / "feature-cache"))
+    return tmp_path / "feature-cache"
+
+
 @pytest.fixture
 def celeba_root(tmp_path: Path) -> Path:
     """A small hand-made CelebA tree with visibly drawn attributes; returns the data root."""

@@ -1,6 +1,10 @@
-"""Small hand-made dataset trees for tests that must not depend on the synthetic generator."""
+"""Small hand-made dataset trees for tests that must not depend on the synthetic generator, and the
+CLI as a child process."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -33,4 +37,37 @@ def write_celeba(root: Path, n: tuple[int, int, int] = (60, 20, 20), seed: int =
         part_lines.append(f"{name} {0 if i < n[0] else 1 if i < n[0] + n[1] else 2}")
     (base / "list_attr_celeba.txt").write_text(f"{sum(n)}\n{' '.join(ATTRS)}\n" + "\n".join(attr_lines) + "\n")
     (base / "list_eval_partition.txt").write_text("\n".join(part_lines) + "\n")
+    return base
+
+
+def cli_process(*args: object, stderr: Path | None = None, program: tuple[str, ...] = ("-m", "farl_bench"),
+                ) -> subprocess.Popen:
+    """`python -m farl_bench ARGS` as a child process (one CPU thread, so runs are comparable and
+    parallel children do not oversubscribe); stderr to a file when given, else discarded."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+    err = open(stderr, "w") if stderr else subprocess.DEVNULL
+    try:
+        return subprocess.Popen([sys.executable, *program, *map(str, args)], env=env, stdout=subprocess.DEVNULL,
+                                stderr=err)
+    finally:
+        if stderr:
+            err.close()  # the child holds its own copy
+
+
+def write_lapa(root: Path, n: tuple[int, int, int] = (4, 2, 2), size: int = 32, seed: int = 0) -> Path:
+    """A LaPa tree of blocky faces: 8-bit label maps with ids 0..10 and 106 landmarks per face.
+
+    Returns root/LaPa.
+    """
+    rng = np.random.default_rng(seed)
+    base = root / "LaPa"
+    for split, count in zip(("train", "val", "test"), n):
+        for kind in ("images", "labels", "landmarks"):
+            (base / split / kind).mkdir(parents=True)
+        for i in range(count):
+            label = np.kron(rng.integers(0, 11, (4, 4)), np.ones((size // 4, size // 4))).astype(np.uint8)
+            Image.fromarray(label * 20 + 30).convert("RGB").save(base / split / "images" / f"f{i}.jpg")
+            Image.fromarray(label).save(base / split / "labels" / f"f{i}.png")
+            points = "\n".join(f"{x:.2f} {y:.2f}" for x, y in rng.uniform(4, size - 4, (106, 2)))
+            (base / split / "landmarks" / f"f{i}.txt").write_text(f"106\n{points}\n")
     return base

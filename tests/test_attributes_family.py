@@ -22,6 +22,12 @@ def test_balanced_accuracy_matches_scikit_learn_on_random_labels():
     np.testing.assert_allclose(balanced_accuracy(pred, target), expected)
 
 
+def test_balanced_accuracy_of_an_attribute_with_one_class_is_that_class_recall():
+    target = np.array([[1, 0], [1, 1], [1, 0], [1, 1]], bool)
+    pred = np.array([[1, 0], [0, 1], [1, 1], [1, 1]], bool)
+    np.testing.assert_allclose(balanced_accuracy(pred, target), [75.0, 75.0])
+
+
 def test_score_names_metrics_with_units_and_per_attribute_rows():
     family = get("attributes")
     target = np.array([[1, 0], [0, 1]], bool)

@@ -1,6 +1,8 @@
 import json
 
 import pandas as pd
+import pytest
+import torch
 
 SMALL = ["--set", "input_size=32", "--set", "protocols.linear.epochs=5"]
 
@@ -39,6 +41,27 @@ def test_same_command_twice_gives_identical_metrics(cli, celeba_root, tmp_path):
         assert cli(*run_args(celeba_root, tmp_path / name))[0] == 0
     metrics = [json.loads((tmp_path / n / "runs.jsonl").read_text())["metrics"] for n in ("a", "b")]
     assert metrics[0] == metrics[1]
+
+
+@pytest.fixture
+def deterministic_reset():
+    """`--deterministic` switches a process-wide torch setting; put it back for the other tests."""
+    yield
+    torch.use_deterministic_algorithms(False)
+
+
+def test_frozen_twice_gives_identical_metrics_and_records_the_determinism_settings(cli, celeba_root, tmp_path,
+                                                                                  deterministic_reset):
+    frozen = ("-p", "frozen", "--set", "protocols.frozen.epochs=2", "--set", "protocols.frozen.batch_size=16",
+              "--deterministic")
+    for name in ("a", "b"):
+        assert cli(*run_args(celeba_root, tmp_path / name, *frozen))[0] == 0
+    records = [json.loads((tmp_path / n / "runs.jsonl").read_text()) for n in ("a", "b")]
+    assert records[0]["metrics"] == records[1]["metrics"]
+    assert records[0]["selection_scores"] == records[1]["selection_scores"]
+    settings = records[0]["determinism"]
+    assert settings["seed"] == 0 and settings["deterministic_algorithms"] is True
+    assert settings["torch_threads"] == torch.get_num_threads() and records[0]["processes"] == 1
 
 
 def test_leaderboard_command_rebuilds_tables(cli, celeba_root, tmp_path):

@@ -4,11 +4,12 @@ import torch
 from farl_bench.backbones import build
 from farl_bench.data.readers.celeba import CelebAReader
 from farl_bench.engine.evaluate import score_split
+from farl_bench.engine.cache import FeatureStore
 from farl_bench.engine.features import FeatureCache
 from farl_bench.engine.linear import LinearHparams, LinearProtocol, train_grid
+from farl_bench.engine.precision import FrozenForward
 from farl_bench.engine.protocol import ProtocolJob
 from farl_bench.families import get
-from farl_bench.data.samples import FaceSamples
 from farl_bench.tasks import load_task
 
 
@@ -16,8 +17,8 @@ def job_for(root, hparams, seed=0):
     data = CelebAReader().read(root / "CelebA")
     backbone = build("pixels?grid=4", input_size=32)
     family, spec = get("attributes"), load_task("celeba")
-    cache = FeatureCache(lambda recs: FaceSamples(recs, data, spec.crop, backbone.preprocess, family), backbone,
-                         False, data.splits, 64, 0, "cpu", lambda d, n: (lambda k: None), "celeba")
+    cache = FeatureCache(FeatureStore(root / "cache"), FrozenForward(backbone, "cpu", "fp32"), data, spec.crop,
+                         family, {"family": "attributes"}, label="celeba")
     return ProtocolJob(backbone, family, spec, data, data.split("train"), data.split("val"), "val", hparams, seed,
                        features=cache)
 
@@ -60,16 +61,46 @@ def test_grid_heads_train_independently_of_each_other():
     settings = [{"lr": 1e-2, "weight_decay": 0.0}, {"lr": 1e-3, "weight_decay": 0.1}]
     grid = train_grid(family, x, y, settings, hp, 3, seed=0)
     alone = train_grid(family, x, y, settings[1:], hp, 3, seed=0)
-    torch.testing.assert_close(grid.weights[1], alone.weights[0])
+    torch.testing.assert_close(grid.weight[1], alone.weight[0])
+    torch.testing.assert_close(grid.bias[1], alone.bias[0])
 
 
 def test_dense_grid_is_a_1x1_convolution_per_setting():
     from farl_bench.engine.linear import HeadGrid
 
     heads = HeadGrid(2, 4, 3)
-    for w in heads.weights:
-        torch.nn.init.normal_(w)
+    torch.nn.init.normal_(heads.weight)
+    torch.nn.init.normal_(heads.bias)
     x = torch.randn(2, 4, 5, 5)
     out = heads(x)
-    conv = torch.nn.functional.conv2d(x, heads.weights[1].T[:, :, None, None], heads.biases[1])
+    conv = torch.nn.functional.conv2d(x, heads.weight[1].T[:, :, None, None], heads.bias[1])
     torch.testing.assert_close(out[1], conv)
+    torch.testing.assert_close(heads(x, setting=1)[0], conv)
+
+
+def test_a_grid_of_one_setting_trains_as_torch_adam_with_an_l2_penalty():
+    x, y = torch.randn(64, 5), torch.rand(64, 3) < 0.5
+    family = get("attributes")
+    grid = train_grid(family, x, y, [{"lr": 1e-2, "weight_decay": 0.1}], LinearHparams(epochs=3, batch_size=16),
+                      3, seed=0)
+    w, b = torch.zeros(5, 3, requires_grad=True), torch.zeros(3, requires_grad=True)
+    optimizer = torch.optim.Adam([w, b], lr=1e-2)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        for idx in torch.randperm(64, generator=generator).split(16):
+            loss = family.loss(x[idx] @ w + b, y[idx]) + 0.1 * w.square().sum()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    torch.testing.assert_close(grid.weight[0], w.detach())
+    torch.testing.assert_close(grid.bias[0], b.detach())
+
+
+def test_standardiser_of_fp16_maps_matches_float64_statistics():
+    from farl_bench.engine.linear import _standardiser
+
+    x = (torch.randn(50, 3, 4, 4, dtype=torch.float64) * torch.tensor([1.0, 5.0, 0.1]).view(1, 3, 1, 1) + 3)
+    mean, std = _standardiser(x.half())
+    exact = x.half().double()
+    torch.testing.assert_close(mean, exact.mean((0, 2, 3)).float().view(1, 3, 1, 1))
+    torch.testing.assert_close(std, exact.std((0, 2, 3)).float().view(1, 3, 1, 1) + 1e-6)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import pickle
+import re
 from pathlib import Path
 
 import torch
@@ -30,13 +31,19 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
             return load_file(str(path))
         except Exception as err:  # safetensors raises its own error types for bad headers
             raise UserError(f"{path} is not a readable safetensors file ({err})") from None
+    not_a_checkpoint = (f"{path} is not a PyTorch checkpoint: give a state dict saved with torch.save "
+                        "(.pth, .pt) or a .safetensors file")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        raise UserError(f"{path} was refused: loading it would run code from the pickle ({str(err)[:120]}...). "
-                        "Re-save it as a plain state dict or as safetensors.") from None
-    except Exception as err:
-        raise UserError(f"{path} is not a PyTorch checkpoint ({type(err).__name__}: {str(err)[:120]})") from None
+        # torch names the object it would not build, where it gets that far ("GLOBAL posix.system")
+        found = re.search(r"GLOBAL (\S+)", str(err))
+        what = f" ({found.group(1)})" if found else ""
+        raise UserError(f"{path} was refused: it holds more than tensors, and unpickling that could run "
+                        f"code{what}. If you trust it, re-save its tensors alone "
+                        "(torch.save(model.state_dict(), ...)) or as safetensors.") from None
+    except Exception:  # torch raises many types for files that are not checkpoints at all
+        raise UserError(not_a_checkpoint) from None
     while isinstance(obj, dict) and len(obj) > 0 and not any(isinstance(v, torch.Tensor) for v in obj.values()):
         key = next((k for k in NESTING_KEYS if k in obj), None)
         if key is None:

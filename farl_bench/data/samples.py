@@ -52,6 +52,11 @@ class FaceSamples(Dataset):
         return self._crop(record, hw), hw
 
     def __getitem__(self, i: int) -> dict[str, Any]:
+        return self.item(i, i)
+
+    def item(self, i: int, draw: int) -> dict[str, Any]:
+        """Item i, augmented with the seed of (epoch, `draw`): repeated copies of one face in an
+        epoch (FaRL's low-data rule) pass different `draw`s and so get different augmentations."""
         record = self.records[i]
         image = np.asarray(load_rgb(record.image))
         crop = self._crop(record, image.shape[:2])
@@ -60,8 +65,8 @@ class FaceSamples(Dataset):
         if self.family is not None:
             target = self.family.train_target(record, crop, self.data, image.shape[:2])
             if self.augment is not None:
-                # One seed per (epoch, item): worker processes hold copies of any shared generator.
-                pixels, target = self.augment(pixels, target, self.epoch * 1_000_003 + i)
+                # One seed per (epoch, draw): worker processes hold copies of any shared generator.
+                pixels, target = self.augment(pixels, target, self.epoch * 1_000_003 + draw)
             item["target"] = torch.as_tensor(np.asarray(target))
         arr = (pixels.astype(np.float32) - self.mean) / self.std
         item["image"] = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))

@@ -4,12 +4,14 @@ last feature map (upsampled by the family's loss and decoder) for parsing and la
 from __future__ import annotations
 
 import itertools
+from contextlib import contextmanager
 from typing import Iterator
 
 import torch
 from pydantic import Field
 
 from farl_bench.data.samples import FaceSamples
+from farl_bench.engine import distributed
 from farl_bench.engine.evaluate import score_split
 from farl_bench.engine.protocol import Hparams, Protocol, ProtocolJob, ProtocolResult
 from farl_bench.families import Family
@@ -24,48 +26,111 @@ class LinearHparams(Hparams):
 
 
 class HeadGrid(torch.nn.Module):
-    """G independent linear heads (one per setting) over shared features, in one einsum.
+    """G independent linear heads (one per setting) over shared features, as one matrix product.
 
-    x: N x D -> G x N x K, or N x C x h x w -> G x N x K x h x w (a 1x1 convolution per setting).
+    x: N x D -> G x N x K, or N x C x h x w -> G x N x K x h x w (a 1x1 convolution per setting);
+    with `setting`, that setting's head only (1 x N x ...).
     """
 
     def __init__(self, n_settings: int, dim: int, n_out: int):
         super().__init__()
-        self.weights = torch.nn.ParameterList(torch.nn.Parameter(torch.zeros(dim, n_out)) for _ in range(n_settings))
-        self.biases = torch.nn.ParameterList(torch.nn.Parameter(torch.zeros(n_out)) for _ in range(n_settings))
+        self.weight = torch.nn.Parameter(torch.zeros(n_settings, dim, n_out))  # G x D x K
+        self.bias = torch.nn.Parameter(torch.zeros(n_settings, n_out))         # G x K
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w, b = torch.stack(list(self.weights)), torch.stack(list(self.biases))
+    def forward(self, x: torch.Tensor, setting: int | None = None) -> torch.Tensor:
+        return self.per_sample(x, setting).transpose(0, 1)
+
+    def per_sample(self, x: torch.Tensor, setting: int | None = None) -> torch.Tensor:
+        """N x G x K (x h x w): each sample's outputs under every setting; flattening the first two
+        dimensions needs no copy."""
+        w, b = self.weight, self.bias
+        if setting is not None:
+            w, b = w[setting:setting + 1], b[setting:setting + 1]
+        g, d, k = w.shape
+        flat = w.permute(1, 0, 2).reshape(d, g * k)  # all settings side by side: one GEMM, not G
         if x.dim() == 2:
-            return torch.einsum("nd,gdk->gnk", x, w) + b[:, None]
-        return torch.einsum("nchw,gck->gnkhw", x, w) + b[:, None, :, None, None]
+            return (x @ flat + b.reshape(-1)).view(-1, g, k)
+        out = torch.einsum("nchw,cm->nmhw", x, flat) + b.reshape(1, -1, 1, 1)
+        return out.view(x.shape[0], g, k, *x.shape[2:])
+
+
+class _GridAdam:
+    """torch.optim.Adam's update (betas 0.9, 0.999; eps 1e-8) with one learning rate per setting,
+    the first dimension of every parameter: one set of tensor ops per step for the whole grid."""
+
+    def __init__(self, params: list[torch.nn.Parameter], lrs: torch.Tensor, betas=(0.9, 0.999), eps=1e-8):
+        self.params, self.lrs, self.betas, self.eps = params, lrs, betas, eps
+        self.m = [torch.zeros_like(p) for p in params]
+        self.v = [torch.zeros_like(p) for p in params]
+        self.t = 0
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.t += 1
+        b1, b2 = self.betas
+        c1, c2 = 1 - b1 ** self.t, (1 - b2 ** self.t) ** 0.5
+        for p, m, v in zip(self.params, self.m, self.v):
+            m.lerp_(p.grad, 1 - b1)
+            v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+            step = (self.lrs / c1).view(-1, *[1] * (p.dim() - 1))
+            p.sub_(step * m / (v.sqrt() / c2 + self.eps))
+            p.grad = None
 
 
 def train_grid(family: Family, x: torch.Tensor, y: torch.Tensor, settings: list[dict], hp: LinearHparams,
-               n_out: int, seed: int) -> HeadGrid:
-    """Adam with per-setting learning rate and L2 weight decay; minibatches shared by all settings."""
+               n_out: int, seed: int, standardise: tuple[torch.Tensor, torch.Tensor] | None = None) -> HeadGrid:
+    """Adam with per-setting learning rate and L2 weight decay; minibatches shared by all settings,
+    whose losses are summed. x (any float dtype, e.g. fp16 from the cache) is converted per batch and
+    standardised with (mean, std) when given."""
     torch.manual_seed(seed)
-    heads = HeadGrid(len(settings), x.shape[1], n_out)
-    groups = [{"params": [w, b], "lr": s["lr"]} for w, b, s in zip(heads.weights, heads.biases, settings)]
-    optimizer = torch.optim.Adam(groups)
-    decay = torch.tensor([s["weight_decay"] for s in settings])
+    n_settings = len(settings)
+    heads = HeadGrid(n_settings, x.shape[1], n_out)
+    optimizer = _GridAdam([heads.weight, heads.bias], torch.tensor([s["lr"] for s in settings]))
+    decay = torch.tensor([s["weight_decay"] for s in settings]).view(-1, 1, 1)
     generator = torch.Generator().manual_seed(seed)
     for _ in range(hp.epochs):
         for idx in torch.randperm(len(x), generator=generator).split(hp.batch_size):
-            logits = heads(x[idx])
-            loss = sum(family.loss(logits[g], y[idx]) for g in range(len(settings)))
-            penalty = (decay * torch.stack([w.square().sum() for w in heads.weights])).sum()
-            optimizer.zero_grad(set_to_none=True)
+            xb = x[idx].float()
+            if standardise is not None:
+                xb = (xb - standardise[0]) / standardise[1]
+            yb = y[idx]
+            targets = yb.unsqueeze(1).expand(len(idx), n_settings, *yb.shape[1:]).flatten(0, 1)
+            # a family loss is a mean over the batch, so over G x B rows it is the settings' mean loss
+            loss = n_settings * family.loss(heads.per_sample(xb).flatten(0, 1), targets)
+            penalty = (decay * heads.weight.square()).sum()
             (loss + penalty).backward()
             optimizer.step()
     return heads
 
 
+@contextmanager
+def _threads(n: int) -> Iterator[None]:
+    """Torch ops on `n` intra-op threads inside the block. Pooled heads are tiny (a 256 x 768 x 320
+    product per step): on threads they wait on each other more than they compute, badly so on a
+    busy machine (measured on 2 shared cores: 6-9 ms a step on 1 thread, 180-240 ms on 2)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _standardiser(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-feature (pooled) or per-channel (maps) mean and std of the training features."""
+    """Per-feature (pooled) or per-channel (maps) mean and std of the training features, float32;
+    summed in float64 over blocks of rows, as x may be fp16 and memory-mapped."""
     dims = (0,) if x.dim() == 2 else (0, 2, 3)
     shape = (1, -1) if x.dim() == 2 else (1, -1, 1, 1)
-    return x.mean(dims).reshape(shape), x.std(dims).reshape(shape) + 1e-6
+    total = squares = torch.zeros(x.shape[1], dtype=torch.float64)
+    rows = max(1, 2**24 // max(1, x[0].numel()))  # ~128 MB of float64 per block
+    for block in x.split(rows):
+        block = block.double()
+        total = total + block.sum(dims)
+        squares = squares + block.square().sum(dims)
+    count = x.numel() // x.shape[1]
+    mean = total / count
+    var = (squares - count * mean.square()).clamp_min(0) / max(count - 1, 1)
+    return mean.float().reshape(shape), var.sqrt().float().reshape(shape) + 1e-6
 
 
 @PROTOCOLS.register("linear")
@@ -76,17 +141,20 @@ class LinearProtocol(Protocol):
     def run(self, job: ProtocolJob) -> ProtocolResult:
         hp: LinearHparams = job.hparams
         family = job.family
-        x_train, y_train = job.features.get("train", job.train)
+        x_train, y_train = job.features.get("train", job.train, targets=True)
         mean, std = _standardiser(x_train)
         settings = [{"lr": lr, "weight_decay": wd} for lr, wd in itertools.product(hp.lrs, hp.weight_decays)]
-        heads = train_grid(family, (x_train - mean) / std, y_train, settings, hp,
-                           family.num_outputs(job.data.meta), job.seed)
+        threads = 1 if x_train.dim() == 2 else torch.get_num_threads()  # maps are big enough to share
+        with _threads(threads):
+            heads = train_grid(family, x_train, y_train, settings, hp, family.num_outputs(job.data.meta),
+                               job.seed, (mean, std))
 
         def outputs(samples: FaceSamples, split: str, g: int) -> Iterator[tuple[list[int], torch.Tensor]]:
             x, _ = job.features.get(split, samples.records)
-            with torch.inference_mode():
-                for rows in torch.arange(len(x)).split(job.batch_size):
-                    yield rows.tolist(), heads((x[rows] - mean) / std)[g]
+            for rows in torch.as_tensor(distributed.shard_rows(len(x))).split(job.batch_size):
+                with torch.inference_mode(), _threads(threads):  # closed before yielding to the caller
+                    out = heads((x[rows].float() - mean) / std, g)[0]
+                yield rows.tolist(), out
 
         select = job.samples(job.select)
         key = family.selection_key(job.data.meta)

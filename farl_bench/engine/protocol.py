@@ -13,7 +13,8 @@ from farl_bench.data.samples import FaceSamples
 from farl_bench.families import Family
 from farl_bench.tasks import TaskSpec
 
-#: Yields (indices into the samples, outputs for those samples) batch by batch.
+#: Yields (indices into the samples, outputs for those samples) batch by batch, for the rows of
+#: `distributed.shard_rows(len(samples))` only (all rows in one process; evaluation gathers).
 Predictor = Callable[[FaceSamples, str], Iterator[tuple[list[int], torch.Tensor]]]
 
 
@@ -37,6 +38,7 @@ class ProtocolJob:
     workers: int = 0
     features: Any = None           # engine.features.FeatureCache for protocols that cache
     progress: Callable[[str, int], Callable[[int], None]] = field(default=lambda d, n: (lambda k: None))
+    precision: str = "fp32"        # of backbone forwards and autocast in training (engine.precision)
 
     def samples(self, records: list[FaceRecord], train: bool = False) -> FaceSamples:
         """Crops of `records` with the family's targets; augmented when `train` and the family augments."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -18,9 +18,12 @@ from farl_bench.data.images import load_rgb
 from farl_bench.data.samples import FaceSamples
 from farl_bench.data.splits import fingerprint
 from farl_bench.data.verify import decode_error
-from farl_bench.engine.draws import draw_train, write_manifest
+from farl_bench.engine import distributed
+from farl_bench.engine.draws import draw_train, manifest_path, write_manifest
 from farl_bench.engine.evaluate import fill_scorers
-from farl_bench.engine.features import FeatureCache
+from farl_bench.engine.cache import DEFAULT_MAX_GB, FeatureStore
+from farl_bench.engine.features import FeatureCache, default_workers
+from farl_bench.engine.precision import FrozenForward, resolve_precision
 from farl_bench.engine.protocol import Predictor, Protocol, ProtocolJob
 from farl_bench.errors import UserError
 from farl_bench.families import Family, Metric
@@ -28,9 +31,9 @@ from farl_bench.families import get as get_family
 from farl_bench.plan import RunSpec, budget_of, cell_key
 from farl_bench.registry import DATASETS, PROTOCOLS
 from farl_bench.results.examples import Example, example_rows, save_examples
-from farl_bench.results.provenance import device_name, versions
+from farl_bench.results.provenance import determinism, device_name, set_deterministic, versions
 from farl_bench.results.stats import BOOTSTRAP_SEED, bootstrap, save_replicates
-from farl_bench.results.store import append_record, recorded_keys
+from farl_bench.results.store import append_record, check_writable, recorded_keys
 from farl_bench.tasks import TaskSpec, find_task_file, load_task
 
 log = logging.getLogger(__name__)
@@ -48,10 +51,15 @@ class RunOptions:
     force: bool = False
     device: str = "cpu"
     batch_size: int = 64
-    workers: int = 0
+    workers: int | None = None  # data-loading processes; None: features.default_workers(device)
     select_on: str = "val"
-    bootstrap: int = 1000  # resamples of each test subset for the 95% intervals; 0: none
     skip_bad: bool = False
+    bootstrap: int = 1000  # resamples of each test subset for the 95% intervals; 0: none
+    deterministic: bool = False  # torch.use_deterministic_algorithms (and cuDNN autotuning off)
+    precision: str = "auto"  # of backbone forwards: fp32, bf16, fp16, or auto (the device's default)
+    compile: bool = False  # torch.compile the frozen forward
+    cache_dir: Path | None = None  # the feature cache (None: engine.cache.default_root())
+    cache_size_gb: float = DEFAULT_MAX_GB
 
 
 def read_dataset(spec: TaskSpec, options: RunOptions) -> tuple[DatasetSplits, Path]:
@@ -69,7 +77,8 @@ def read_dataset(spec: TaskSpec, options: RunOptions) -> tuple[DatasetSplits, Pa
         drop_unreadable(data)
     for split in ("train", "val", "test"):
         if not data.splits.get(split):
-            raise UserError(f"dataset {spec.dataset!r} at {root}: the {split} split is empty")
+            raise UserError(f"dataset {spec.dataset!r} at {root}: the {split} split is empty; check the "
+                            f"tree and its split lists (farl-bench datasets verify {spec.dataset})")
     return data, root
 
 
@@ -101,7 +110,8 @@ def protocol_hparams(protocol: Protocol, spec: TaskSpec) -> BaseModel:
     except ValidationError as err:
         first = err.errors()[0]
         key = ".".join(["protocols", protocol.name, *map(str, first["loc"])])
-        raise UserError(f"{find_task_file(spec.name)}: key {key!r}: {first['msg']}") from None
+        raise UserError(f"{find_task_file(spec.name)} (with --set overrides): key {key!r}: {first['msg']} "
+                        f"(got {first.get('input')!r})") from None
 
 
 @dataclass
@@ -117,11 +127,27 @@ class TaskContext:
 
 
 def run_cells(cells: list[RunSpec], options: RunOptions, progress: ProgressFactory) -> list[dict[str, Any]]:
-    """Run every cell not yet recorded (all with options.force); return the new records."""
+    """Run every cell not yet recorded (all with options.force); return the new records.
+
+    Under torchrun every process runs every cell together (see engine.distributed); only the
+    main process writes, and only it returns records.
+    """
     if options.select_on not in ("val", "test"):
         raise UserError(f"--select-on {options.select_on!r}: choose val (default) or test (FaRL's way, marked)")
     specs = {name: load_task(name, options.overrides) for name in dict.fromkeys(c.task for c in cells)}
-    done = set() if options.force else recorded_keys(options.results)
+    if options.deterministic:
+        set_deterministic()
+    with distributed.session(options.device) as device:
+        workers = default_workers(device) if options.workers is None else options.workers
+        return _run_all(cells, specs, replace(options, device=device, workers=workers,
+                                              precision=resolve_precision(options.precision, device)),
+                        progress if distributed.is_main() else lambda d, n: (lambda k: None))
+
+
+def _run_all(cells: list[RunSpec], specs: dict[str, TaskSpec], options: RunOptions,
+             progress: ProgressFactory) -> list[dict[str, Any]]:
+    # Read by the main process only: the others must skip exactly the cells it skips.
+    done = distributed.broadcast(_recorded(options) if distributed.is_main() else None)
     datasets: dict[str, tuple[DatasetSplits, Path]] = {}
     new: list[dict[str, Any]] = []
     for (backbone_spec, task), group in _group(cells).items():
@@ -131,8 +157,10 @@ def run_cells(cells: list[RunSpec], options: RunOptions, progress: ProgressFacto
         for cell in group:
             protocol: Protocol = PROTOCOLS.get(cell.protocol)()
             hparams = protocol_hparams(protocol, spec)
+            # fp32 cells keep the keys they had before precision was a choice
+            precision = {} if options.precision == "fp32" else {"precision": options.precision}
             key = cell_key(cell, backbone.fingerprint, spec.version, {**hparams.model_dump(),
-                                                                      "select_on": options.select_on})
+                                                                      "select_on": options.select_on, **precision})
             if key in done:
                 log.info("skip %s %s %s budget=%s seed=%d: already in %s (use --force to re-run)",
                          cell.backbone, cell.task, cell.protocol, budget_of(cell), cell.seed, options.results)
@@ -142,18 +170,26 @@ def run_cells(cells: list[RunSpec], options: RunOptions, progress: ProgressFacto
             if context is None:
                 context = _context(spec, backbone, *datasets[spec.dataset], options, progress)
             record = _run_cell(cell, key, backbone, protocol, hparams, context, options, progress)
-            append_record(options.results, record)
             done.add(key)
-            new.append(record)
+            if record is not None:
+                append_record(options.results, record)
+                new.append(record)
     return new
+
+
+def _recorded(options: RunOptions) -> set[str]:
+    check_writable(options.results)  # a read-only folder fails now, not after the first cell's work
+    return set() if options.force else recorded_keys(options.results)
 
 
 def _context(spec: TaskSpec, backbone: Backbone, data: DatasetSplits, root: Path, options: RunOptions,
              progress: ProgressFactory) -> TaskContext:
     family = make_family(spec)
-    cache = FeatureCache(lambda records: FaceSamples(records, data, spec.crop, backbone.preprocess, family),
-                         backbone, family.dense, data.splits, options.batch_size, options.workers,
-                         options.device, progress, spec.name)
+    store = FeatureStore(options.cache_dir, int(options.cache_size_gb * 2**30))
+    forward = FrozenForward(backbone, options.device, options.precision, options.compile)
+    cache = FeatureCache(store, forward, data, spec.crop, family,
+                         {"family": spec.family, "options": spec.family_options}, options.batch_size,
+                         options.workers, progress, spec.name)
     splits = "".join(f"{name}:{fingerprint(data.split(name))}\n" for name in ("train", "val", "test"))
     return TaskContext(spec, family, data, root, cache, hashlib.sha256(splits.encode()).hexdigest())
 
@@ -166,19 +202,25 @@ def _group(cells: list[RunSpec]) -> dict[tuple[str, str], list[RunSpec]]:
 
 
 def _run_cell(cell: RunSpec, key: str, backbone: Backbone, protocol: Protocol, hparams: BaseModel,
-              ctx: TaskContext, options: RunOptions, progress: ProgressFactory) -> dict[str, Any]:
+              ctx: TaskContext, options: RunOptions, progress: ProgressFactory) -> dict[str, Any] | None:
+    """The cell's record (None in a process other than the main one)."""
     start = time.perf_counter()
     spec, data = ctx.spec, ctx.data
     draw = draw_train(data.split("train"), cell.seed, cell.fraction, cell.shots, cell.manifest)
-    manifest = write_manifest(options.results, spec.name, cell.seed, draw)
+    manifest = manifest_path(options.results, spec.name, draw.budget, cell.seed)
+    if distributed.is_main():
+        write_manifest(options.results, spec.name, cell.seed, draw)
     train = draw.records
     test = data.split("test")
     job = ProtocolJob(backbone, ctx.family, spec, data, train, data.split(options.select_on), options.select_on,
                       hparams, cell.seed, options.device, options.batch_size, options.workers, ctx.features,
-                      progress)
+                      progress, options.precision)
     result = protocol.run(job)
     subsets = data.test_subsets()
-    metrics, bootstrap_file, examples = _score_test(ctx, result.predict, job.samples(test), subsets, key, options)
+    scored = _score_test(ctx, result.predict, job.samples(test), subsets, key, options)
+    if scored is None:
+        return None
+    metrics, bootstrap_file, examples = scored
     return {
         "key": key, "backbone": cell.backbone, "backbone_fingerprint": backbone.fingerprint,
         "backbone_params": backbone.num_params, "task": spec.name, "task_version": spec.version,
@@ -195,7 +237,8 @@ def _run_cell(cell: RunSpec, key: str, backbone: Backbone, protocol: Protocol, h
         "split_manifest": manifest.relative_to(options.results).as_posix(), "data_fingerprint": ctx.data_fingerprint,
         "bootstrap": {"file": bootstrap_file, "replicates": options.bootstrap, "seed": BOOTSTRAP_SEED}
         if bootstrap_file else None, "examples": examples, "settings": spec.model_dump(mode="json"),
-        "preprocess": asdict(backbone.preprocess), "precision": "fp32", "device": options.device,
+        "preprocess": asdict(backbone.preprocess), "precision": options.precision, "device": options.device,
+        "processes": distributed.world_size(), "determinism": determinism(cell.seed),
         "device_name": device_name(options.device), "versions": versions(),
         "wall_time_s": round(time.perf_counter() - start, 3),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -203,12 +246,15 @@ def _run_cell(cell: RunSpec, key: str, backbone: Backbone, protocol: Protocol, h
 
 
 def _score_test(ctx: TaskContext, predict: Predictor, samples: FaceSamples, subsets: dict[str, list[int]], key: str,
-                options: RunOptions) -> tuple[dict[str, dict[str, Metric]], str | None, str | None]:
+                options: RunOptions) -> tuple[dict[str, dict[str, Metric]], str | None, str | None] | None:
     """Metrics per test subset; the bootstrap replicates and (dense families) a few example
-    predictions written beside the records: (metrics, replicates file, examples file)."""
+    predictions written beside the records: (metrics, replicates file, examples file).
+    None in a process other than the main one (which only helps predict)."""
     test = samples.records
     shown = example_rows(test) if ctx.family.dense else []
     scorers, predictions = fill_scorers(ctx.family, predict(samples, "test"), samples, ctx.data, subsets, shown)
+    if not distributed.is_main():
+        return None
     metrics = {name: scorer.compute() for name, scorer in scorers.items()}
     replicates = {name: bootstrap(scorer, len(subsets[name]), options.bootstrap) for name, scorer in scorers.items()}
     examples = None

@@ -8,10 +8,12 @@ from typing import Iterator
 
 import torch
 from pydantic import Field
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from farl_bench.data.samples import FaceSamples
+from farl_bench.engine import distributed
 from farl_bench.engine.evaluate import score_split
+from farl_bench.engine.precision import autocast
 from farl_bench.engine.protocol import Hparams, Protocol, ProtocolJob, ProtocolResult
 from farl_bench.registry import PROTOCOLS
 
@@ -28,6 +30,23 @@ class FinetuneHparams(FrozenHparams):
     backbone_lr: float = Field(1e-4, gt=0, description="FaRL: 1e-4 for the backbone, 1e-3/1e-2 for heads")
     layer_decay: float = Field(1.0, gt=0, le=1, description="lr x decay^depth from the top block down")
     ema: float | None = Field(None, ge=0, lt=1, description="evaluate EMA weights with this decay (FaRL: 0.999)")
+    repeat_to_full: bool = Field(True, description="FaRL's low-data rule: an epoch repeats the kept faces up to "
+                                 "the full train size, so the schedule takes as many steps as on all the data")
+
+
+class RepeatToSize(Dataset):
+    """The epoch of FaRL's low-data rule: n kept faces as `size` items (item j is face j mod n, each
+    face floor(size/n) or ceil(size/n) times), shuffled by the sampler like any dataset. Copies of
+    a face get different augmentations (seeded by j, not by the face)."""
+
+    def __init__(self, samples: FaceSamples, size: int):
+        self.samples, self.size = samples, size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, j: int) -> dict:
+        return self.samples.item(j % len(self.samples), j)
 
 
 class TaskModel(torch.nn.Module):
@@ -102,20 +121,33 @@ class _Trainer(Protocol):
         for p in model.backbone.parameters():
             p.requires_grad_(self.finetune)
         optimizer = torch.optim.AdamW(_param_groups(model, lr, wd, hp, self.finetune))
+        trained = distributed.wrap(model, job.device)
         samples = job.samples(job.train, train=True)
-        loader = DataLoader(samples, batch_size=hp.batch_size, shuffle=True, num_workers=job.workers,
-                            generator=torch.Generator().manual_seed(job.seed))
+        full = len(job.data.split("train"))
+        epoch_items = RepeatToSize(samples, full) if getattr(hp, "repeat_to_full", False) and full > len(samples) \
+            else samples
+        # The same global batches for any number of processes: one permutation per (seed, epoch),
+        # each process taking its slice of every batch (so 1 and N processes take the same steps).
+        sampler = DistributedSampler(epoch_items, distributed.world_size(), distributed.rank(), seed=job.seed)
+        loader = DataLoader(epoch_items, batch_size=distributed.per_process_batch(
+            hp.batch_size, f"protocols.{self.name}.batch_size"), sampler=sampler, num_workers=job.workers,
+            pin_memory=job.device.startswith("cuda"))
         advance = job.progress(f"{self.name} lr={lr:g} wd={wd:g}", hp.epochs * len(loader))
+        # fp16 gradients underflow without loss scaling; bf16 and fp32 need none (disabled: a no-op)
+        scaler = torch.amp.GradScaler(torch.device(job.device).type, enabled=job.precision == "fp16")
         for epoch in range(1, hp.epochs + 1):
             samples.epoch = epoch
+            sampler.set_epoch(epoch)
             model.train()
             if not self.finetune:
                 model.backbone.eval()  # frozen: batch-norm statistics stay as they are
             for batch in loader:
-                loss = job.family.loss(model(batch["image"].to(job.device)), batch["target"].to(job.device))
+                with autocast(job.device, job.precision):
+                    loss = job.family.loss(trained(batch["image"].to(job.device)), batch["target"].to(job.device))
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
                 if ema is not None:
                     ema.update_parameters(model)
                 advance(1)
@@ -124,11 +156,14 @@ class _Trainer(Protocol):
 
     @staticmethod
     def _outputs(model: TaskModel, samples: FaceSamples, job: ProtocolJob) -> Iterator[tuple[list[int], torch.Tensor]]:
-        loader = DataLoader(samples, batch_size=job.batch_size, num_workers=job.workers, shuffle=False)
+        loader = DataLoader(samples, batch_size=job.batch_size, num_workers=job.workers,
+                            sampler=distributed.shard_rows(len(samples)), pin_memory=job.device.startswith("cuda"))
         model.eval()
-        with torch.inference_mode():
-            for batch in loader:
-                yield batch["index"].tolist(), model(batch["image"].to(job.device)).cpu()
+        for batch in loader:
+            # contexts closed before yielding: autocast must not reach the caller's scoring code
+            with torch.inference_mode(), autocast(job.device, job.precision):
+                out = model(batch["image"].to(job.device)).float().cpu()
+            yield batch["index"].tolist(), out
 
 
 @PROTOCOLS.register("frozen")

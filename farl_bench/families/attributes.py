@@ -19,11 +19,14 @@ def attribute_accuracy(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 def balanced_accuracy(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Per-attribute mean of the recalls of the classes present (as scikit-learn), in percent."""
-    out = np.empty(target.shape[1])
-    for a in range(target.shape[1]):
-        recalls = [(pred[target[:, a] == c, a] == c).mean() for c in (False, True) if (target[:, a] == c).any()]
-        out[a] = np.mean(recalls) * 100.0
-    return out
+    pred, target = np.asarray(pred, bool), np.asarray(target, bool)
+    positives = target.sum(axis=0)
+    hits = np.stack([(~pred & ~target).sum(axis=0), (pred & target).sum(axis=0)])
+    present = np.stack([len(target) - positives, positives])
+    # a class absent from an attribute's targets has no recall and is left out of its mean
+    recalls = np.divide(hits, present, out=np.zeros(hits.shape), where=present > 0)
+    classes = (present > 0).sum(axis=0)
+    return np.where(classes > 0, recalls.sum(axis=0) / np.maximum(classes, 1) * 100.0, np.nan)
 
 
 def attribute_scores(pred: np.ndarray, target: np.ndarray, names: list[str]) -> dict[str, Metric]:

@@ -29,7 +29,23 @@ class Metric:
 
 
 class Scorer:
-    """Accumulates predictions and targets (original image space); `compute` gives named metrics."""
+    """Accumulates predictions and targets (original image space); `compute` gives named metrics.
+
+    The state is per-sample lists (named in `state`), so the scorers of several processes merge
+    exactly: their lists concatenated in rank order are what one process would hold.
+    """
+
+    #: Names of the per-sample list attributes that make up the state, in update order.
+    state: tuple[str, ...] = ()
+
+    def state_dict(self) -> dict[str, list[Any]]:
+        return {name: getattr(self, name) for name in self.state}
+
+    def merge(self, parts: list[dict[str, list[Any]]]) -> None:
+        """Replace the state by the concatenation of `parts` (state_dicts, in order)."""
+        for name in self.state:
+            setattr(self, name, [x for part in parts for x in part[name]])
+        self._stacked = None  # caches of the stacked state are stale
 
     def update(self, predictions: list[Any], targets: list[Any]) -> None:
         raise NotImplementedError
@@ -45,6 +61,8 @@ class Scorer:
 
 class ArrayScorer(Scorer):
     """For pooled families: stack rows, then score the arrays in one call."""
+
+    state = ("_pred", "_target")
 
     def __init__(self, score: Callable[[np.ndarray, np.ndarray], dict[str, Metric]]):
         self._score = score

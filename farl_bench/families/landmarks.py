@@ -47,6 +47,8 @@ def gaussian_heatmaps(points: torch.Tensor, h: int, w: int, radius: float) -> to
 
 
 class LandmarkScorer(Scorer):
+    state = ("pred", "gt", "boxes")
+
     def __init__(self, meta: dict[str, Any], thresholds: dict[str, float]):
         self.meta, self.thresholds = meta, thresholds
         self.pred: list[np.ndarray] = []

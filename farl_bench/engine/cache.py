@@ -1,0 +1,246 @@
+"""The on-disk cache of features and targets: named arrays per entry, memory-mapped when read,
+written atomically, and evicted least recently used first once the cache outgrows its cap.
+
+Layout: ``<root>/entries/<key>/meta.json`` beside one ``<name>.npy`` per array. An entry is written
+in a hidden ``.tmp-*`` sibling and renamed into place whole (after an fsync), so a reader finds a
+complete entry or none: an interrupted write leaves only a temporary folder, which no lookup ever
+reads and eviction or `clear` removes. The mtime of meta.json is the entry's last use.
+"""
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+
+from farl_bench.errors import UserError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_GB = 50.0
+#: Bumped whenever what an entry holds changes meaning, so old entries are never read as new ones.
+FORMAT = 1
+ENTRIES = "entries"
+TMP_PREFIX = ".tmp-"
+#: A temporary folder untouched for this long belongs to a write that died: eviction removes it.
+STALE_TMP_S = 24 * 3600
+
+
+def default_root() -> Path:
+    """$FARL_BENCH_CACHE, else ~/.cache/farl_bench (read at call time, so tests can point it elsewhere)."""
+    return Path(os.environ.get("FARL_BENCH_CACHE", "~/.cache/farl_bench")).expanduser()
+
+
+def entry_key(parts: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON of everything the entry's contents depend on."""
+    blob = json.dumps({"format": FORMAT, **parts}, sort_keys=True, default=_jsonable)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.generic,)):
+        return value.item()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: str
+    path: Path
+    size: int          # bytes on disk
+    last_used: float   # unix seconds
+    meta: dict[str, Any]
+
+
+class EntryWriter:
+    """Fills the arrays of one entry row block by row block (`put`), into memory-mapped files."""
+
+    def __init__(self, folder: Path, rows: int):
+        self.folder, self.rows = folder, rows
+        self.arrays: dict[str, np.memmap] = {}
+
+    def put(self, name: str, start: int, values: np.ndarray, dtype: np.dtype | type | None = None) -> None:
+        """Write `values` (n x ...) at rows start..start+n of array `name`, created on first use with
+        `rows` rows and `dtype` (default: the values' own)."""
+        if name not in self.arrays:
+            self.arrays[name] = np.lib.format.open_memmap(self.folder / f"{name}.npy", mode="w+",
+                                                          dtype=dtype or values.dtype,
+                                                          shape=(self.rows, *values.shape[1:]))
+        self.arrays[name][start:start + len(values)] = values
+
+    def widen(self, name: str, dtype: np.dtype | type) -> None:
+        """Re-create array `name` in a wider dtype, keeping the rows written so far."""
+        kept = np.array(self.arrays.pop(name))  # into memory: the file is about to be re-created
+        self.put(name, 0, kept, dtype)
+
+    def _finish(self) -> dict[str, list]:
+        """Flush every array to disk; returns {name: [shape, dtype]}."""
+        shapes = {}
+        for name, array in self.arrays.items():
+            array.flush()
+            shapes[name] = [list(array.shape), str(array.dtype)]
+            with open(array.filename, "rb") as f:
+                os.fsync(f.fileno())
+        self.arrays.clear()
+        return shapes
+
+
+class FeatureStore:
+    """Entries under `root`, at most `max_bytes` in all (the entry just written always stays)."""
+
+    def __init__(self, root: Path | None = None, max_bytes: int = int(DEFAULT_MAX_GB * 2**30)):
+        self.root = Path(root).expanduser() if root is not None else default_root()
+        self.max_bytes = max_bytes
+
+    @property
+    def _entries(self) -> Path:
+        return self.root / ENTRIES
+
+    def load(self, key: str) -> dict[str, np.ndarray] | None:
+        """The entry's arrays, memory-mapped copy-on-write (writes never reach the file); None on a
+        miss. Marks the entry used."""
+        folder = self._entries / key
+        try:
+            meta = json.loads((folder / "meta.json").read_text())
+            arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="c") for name in meta["arrays"]}
+        except FileNotFoundError:  # never written, or evicted by another process just now
+            return None
+        except (OSError, ValueError, KeyError) as err:
+            log.warning("feature cache entry %s is unreadable (%s): removed, computing it again", folder, err)
+            _remove(folder)
+            return None
+        for name, (shape, _) in meta["arrays"].items():
+            if list(arrays[name].shape) != shape:
+                log.warning("feature cache entry %s: %s.npy has shape %s, meta says %s: removed, computing it "
+                            "again", folder, name, arrays[name].shape, shape)
+                _remove(folder)
+                return None
+        try:
+            os.utime(folder / "meta.json")
+        except OSError:  # a read-only cache is still read; it just keeps its LRU order
+            pass
+        return arrays
+
+    @contextmanager
+    def write(self, key: str, rows: int, meta: Mapping[str, Any]) -> Iterator[EntryWriter]:
+        """Fill a new entry of `rows` rows; it appears (atomically) when the block exits without error.
+        If another process published the same key meanwhile, theirs is kept."""
+        try:
+            self._entries.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise UserError(f"feature cache {self.root} cannot be created ({err.strerror}); pass "
+                            "--cache-dir DIR on a writable disk") from None
+        tmp = self._entries / f"{TMP_PREFIX}{key[:16]}-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        try:
+            writer = EntryWriter(tmp, rows)
+            yield writer
+            shapes = writer._finish()
+            full = {**meta, "key": key, "rows": rows, "arrays": shapes,
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            with open(tmp / "meta.json", "w") as f:
+                json.dump(full, f, indent=1, default=_jsonable)
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                tmp.rename(self._entries / key)
+            except OSError:  # the key exists: a parallel run wrote the same features first
+                shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException as err:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+                raise UserError(f"feature cache {self.root}: cannot write ({err.strerror}); free space there, or "
+                                "pass --cache-dir DIR on another disk or a smaller --cache-size-gb") from None
+            raise
+        self.evict(keep=key)
+
+    def entries(self) -> list[Entry]:
+        """Complete entries, least recently used first."""
+        found = []
+        if not self._entries.is_dir():
+            return found
+        for folder in self._entries.iterdir():
+            if folder.name.startswith(TMP_PREFIX):
+                continue
+            try:
+                meta_path = folder / "meta.json"
+                meta = json.loads(meta_path.read_text())
+                found.append(Entry(folder.name, folder, _size(folder), meta_path.stat().st_mtime, meta))
+            except (OSError, ValueError):
+                continue  # removed meanwhile by another process
+        return sorted(found, key=lambda e: e.last_used)
+
+    def evict(self, keep: str | None = None) -> list[Entry]:
+        """Remove least recently used entries (never `keep`) until the cache fits its cap, and
+        temporary folders of writes that died; returns the entries removed."""
+        self._remove_stale_tmp()
+        entries = self.entries()
+        total = sum(e.size for e in entries)
+        removed = []
+        for entry in entries:
+            if total <= self.max_bytes:
+                break
+            if entry.key == keep:
+                continue
+            _remove(entry.path)
+            total -= entry.size
+            removed.append(entry)
+        if removed:
+            log.info("feature cache: evicted %d least recently used entr%s (%.1f GB) to stay under %.1f GB",
+                     len(removed), "y" if len(removed) == 1 else "ies", sum(e.size for e in removed) / 1e9,
+                     self.max_bytes / 1e9)
+        return removed
+
+    def clear(self) -> tuple[int, int]:
+        """Remove every entry and temporary folder; returns (entries removed, bytes freed)."""
+        entries = self.entries()
+        if self._entries.is_dir():
+            for folder in self._entries.iterdir():
+                if folder.name.startswith(TMP_PREFIX):
+                    _remove(folder)
+        for entry in entries:
+            _remove(entry.path)
+        return len(entries), sum(e.size for e in entries)
+
+    def _remove_stale_tmp(self) -> None:
+        if not self._entries.is_dir():
+            return
+        now = time.time()
+        for folder in self._entries.iterdir():
+            if folder.name.startswith(TMP_PREFIX) and now - _newest_mtime(folder) > STALE_TMP_S:
+                _remove(folder)
+
+
+def _size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.iterdir())
+
+
+def _newest_mtime(folder: Path) -> float:
+    try:
+        return max([folder.stat().st_mtime, *(p.stat().st_mtime for p in folder.iterdir())])
+    except OSError:
+        return time.time()
+
+
+def _remove(folder: Path) -> None:
+    """Rename away first, so no reader ever sees a half-deleted entry, then delete."""
+    trash = folder.with_name(f"{TMP_PREFIX}rm-{uuid.uuid4().hex[:8]}")
+    try:
+        folder.rename(trash)
+    except OSError:
+        return  # already gone
+    shutil.rmtree(trash, ignore_errors=True)
