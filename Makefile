@@ -7,7 +7,7 @@ SYNTH := datasets/synthetic
 BENCH_BACKBONES := pixels,timm:resnet18,timm:vit_tiny_patch16_224
 BENCH_TASKS := celeba
 
-.PHONY: venv bench test clean smoke smoke-baseline report
+.PHONY: venv bench test perf clean smoke smoke-baseline report
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ bench: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# Speed and memory benchmarks (benchmarks/README.md): ~10 minutes on 2 CPU cores; not part of `make test`.
+perf: $(STAMP)
+	$(PY) benchmarks/run.py
 
 # The smoke suite (farl_bench/smoke.py), run afresh and gated against the committed baseline;
 # exit 1 on a regression.

@@ -42,13 +42,12 @@ def bracketed(ours: Callable[[], object], baseline: Callable[[], object], rounds
     return min(ours_s), min(base_s)
 
 
-def report(bench_id: str, ratio: float, goal: float, higher_is_better: bool, details: str = "") -> bool:
-    """Print `<id> <ratio> <goal> PASS|FAIL  # details`; True when it passes."""
+def report(bench_id: str, ratio: float, goal: float, higher_is_better: bool, details: str = "") -> None:
+    """Print `<id> <ratio> <goal> PASS|FAIL  # details`."""
     passed = ratio >= goal if higher_is_better else ratio <= goal
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"{bench_id} {ratio:.3f} {'>=' if higher_is_better else '<='}{goal:g} {'PASS' if passed else 'FAIL'}"
+    print(f"{bench_id} {ratio:.5g} {'>=' if higher_is_better else '<='}{goal:g} {'PASS' if passed else 'FAIL'}"
           f"  # {details}{'; ' if details else ''}load {load}", flush=True)
-    return passed
 
 
 class RawImages(Dataset):
@@ -64,7 +63,7 @@ class RawImages(Dataset):
     def __getitem__(self, i: int) -> torch.Tensor:
         with Image.open(self.paths[i]) as img:
             pixels = img.convert("RGB").resize((self.size, self.size), Image.BILINEAR)
-        x = torch.from_numpy(np.asarray(pixels)).permute(2, 0, 1).float() / 255
+        x = torch.from_numpy(np.array(pixels)).permute(2, 0, 1).float() / 255
         return (x - self.mean) / self.std
 
 

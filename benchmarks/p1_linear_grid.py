@@ -16,7 +16,7 @@ from farl_bench.engine.precision import DTYPES, resolve_precision
 from farl_bench.engine.runner import RunOptions, run_cells
 from farl_bench.plan import expand
 
-MODEL, SIZE, BATCH, WORKERS = "vit_small_patch16_224", 112, 64, 0
+MODEL, SIZE, BATCH, WORKERS = "vit_small_patch16_224", 160, 64, 0
 
 
 def main() -> None:

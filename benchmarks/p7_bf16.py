@@ -9,7 +9,7 @@ from _common import report, seconds
 from farl_bench.backbones import build
 from farl_bench.engine.precision import FrozenForward
 
-BATCH, ROUNDS = 32, 2
+BATCH, ROUNDS = 16, 4
 
 
 def main() -> None:
@@ -19,16 +19,14 @@ def main() -> None:
     for forward in forwards.values():
         forward(images[:2], levels=False)  # warm-up: the bf16 copy is made here
     times, pooled = {p: [] for p in forwards}, {}
-    for _ in range(ROUNDS):  # alternated, so drifting load reaches both alike
-        for p, forward in forwards.items():
+    for r in range(ROUNDS):  # alternated, in either order: a drifting load reaches both alike
+        for p, forward in list(forwards.items())[::1 if r % 2 else -1]:
             times[p].append(seconds(lambda: pooled.__setitem__(p, forward(images, levels=False).pooled.float())))
     cosine = torch.nn.functional.cosine_similarity(pooled["fp32"], pooled["bf16"]).min().item()
     ratio = min(times["fp32"]) / min(times["bf16"])
-    passed = report("P7", ratio, 2.5, True, f"fp32 {BATCH / min(times['fp32']):.1f} img/s, bf16 "
-                    f"{BATCH / min(times['bf16']):.1f} img/s; min cosine {cosine:.5f} (goal >= 0.999)")
-    if cosine < 0.999:
-        print(f"P7-cosine {cosine:.5f} >=0.999 FAIL", flush=True)
-    return passed
+    report("P7", ratio, 2.5, True, f"fp32 {BATCH / min(times['fp32']):.1f} img/s, bf16 "
+           f"{BATCH / min(times['bf16']):.1f} img/s (ViT-B/16, 224 px, batches of {BATCH})")
+    report("P7-cosine", cosine, 0.999, True, "min cosine of bf16 to fp32 pooled features")
 
 
 if __name__ == "__main__":

@@ -29,13 +29,14 @@ class HeadGrid(torch.nn.Module):
     """G independent linear heads (one per setting) over shared features, as one matrix product.
 
     x: N x D -> G x N x K, or N x C x h x w -> G x N x K x h x w (a 1x1 convolution per setting);
-    with `setting`, that setting's head only (1 x N x ...).
+    with `setting`, that setting's head only (1 x N x ...). With `map_size` (h, w) the bias of a
+    map head is one per position (G x K x h x w), not one per output.
     """
 
-    def __init__(self, n_settings: int, dim: int, n_out: int):
+    def __init__(self, n_settings: int, dim: int, n_out: int, map_size: tuple[int, int] | None = None):
         super().__init__()
         self.weight = torch.nn.Parameter(torch.zeros(n_settings, dim, n_out))  # G x D x K
-        self.bias = torch.nn.Parameter(torch.zeros(n_settings, n_out))         # G x K
+        self.bias = torch.nn.Parameter(torch.zeros(n_settings, n_out, *(map_size or ())))  # G x K (x h x w)
 
     def forward(self, x: torch.Tensor, setting: int | None = None) -> torch.Tensor:
         return self.per_sample(x, setting).transpose(0, 1)
@@ -50,7 +51,8 @@ class HeadGrid(torch.nn.Module):
         flat = w.permute(1, 0, 2).reshape(d, g * k)  # all settings side by side: one GEMM, not G
         if x.dim() == 2:
             return (x @ flat + b.reshape(-1)).view(-1, g, k)
-        out = torch.einsum("nchw,cm->nmhw", x, flat) + b.reshape(1, -1, 1, 1)
+        per_position = b.dim() == 4
+        out = torch.einsum("nchw,cm->nmhw", x, flat) + b.reshape(1, g * k, *(b.shape[2:] if per_position else (1, 1)))
         return out.view(x.shape[0], g, k, *x.shape[2:])
 
 
@@ -78,13 +80,18 @@ class _GridAdam:
 
 
 def train_grid(family: Family, x: torch.Tensor, y: torch.Tensor, settings: list[dict], hp: LinearHparams,
-               n_out: int, seed: int, standardise: tuple[torch.Tensor, torch.Tensor] | None = None) -> HeadGrid:
+               n_out: int, seed: int, standardise: tuple[torch.Tensor, torch.Tensor] | None = None,
+               bias: torch.Tensor | None = None) -> HeadGrid:
     """Adam with per-setting learning rate and L2 weight decay; minibatches shared by all settings,
     whose losses are summed. x (any float dtype, e.g. fp16 from the cache) is converted per batch and
-    standardised with (mean, std) when given."""
+    standardised with (mean, std) when given. Every head starts at `bias` (n_out,) when given, else 0."""
     torch.manual_seed(seed)
     n_settings = len(settings)
-    heads = HeadGrid(n_settings, x.shape[1], n_out)
+    # Maps get a bias per position: a 1x1 convolution alone has no way to say where things usually
+    # are (the mean shape, the mean mask), so on weak features landmarks collapsed to the centre.
+    heads = HeadGrid(n_settings, x.shape[1], n_out, tuple(x.shape[2:]) if x.dim() == 4 else None)
+    if bias is not None:
+        heads.bias.data.copy_(bias.reshape(1, n_out, *[1] * (heads.bias.dim() - 2)).expand_as(heads.bias))
     optimizer = _GridAdam([heads.weight, heads.bias], torch.tensor([s["lr"] for s in settings]))
     decay = torch.tensor([s["weight_decay"] for s in settings]).view(-1, 1, 1)
     generator = torch.Generator().manual_seed(seed)
@@ -147,7 +154,7 @@ class LinearProtocol(Protocol):
         threads = 1 if x_train.dim() == 2 else torch.get_num_threads()  # maps are big enough to share
         with _threads(threads):
             heads = train_grid(family, x_train, y_train, settings, hp, family.num_outputs(job.data.meta),
-                               job.seed, (mean, std))
+                               job.seed, (mean, std), family.output_bias(job.train, job.data))
 
         def outputs(samples: FaceSamples, split: str, g: int) -> Iterator[tuple[list[int], torch.Tensor]]:
             x, _ = job.features.get(split, samples.records)

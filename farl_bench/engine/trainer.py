@@ -110,6 +110,9 @@ class _Trainer(Protocol):
         torch.manual_seed(job.seed)
         backbone = copy.deepcopy(job.backbone) if self.finetune else job.backbone
         head = job.family.build_head(job.backbone.feature_spec, job.data.meta, linear=False)
+        bias = job.family.output_bias(job.train, job.data)
+        if bias is not None:
+            head.set_output_bias(bias)
         return TaskModel(backbone, head).to(job.device)
 
     def _train(self, job: ProtocolJob, lr: float, wd: float) -> Iterator[tuple[int, TaskModel]]:

@@ -46,15 +46,26 @@ class Age(Family):
             return outputs[:, 0] * AGE_SCALE
         return outputs.softmax(dim=1) @ self.bins.to(outputs.device)
 
+    def _distributions(self, age: torch.Tensor) -> torch.Tensor:
+        """(N,) years -> N x bins: the Gaussian label distributions the ldl head learns."""
+        bins = self.bins.to(age.device)
+        dist = torch.exp(-0.5 * ((bins[None] - age[:, None]) / self.sigma) ** 2)
+        return dist / dist.sum(dim=1, keepdim=True)
+
+    def output_bias(self, records: list[FaceRecord], data: DatasetSplits) -> torch.Tensor:
+        """ldl: log of the mean training label distribution (the KL's best constant); regression:
+        the median training age (the L1's), in AGE_SCALE units."""
+        age = torch.tensor([r.age for r in records], dtype=torch.float32)
+        if self.head == "regression":
+            return age.median().reshape(1) / AGE_SCALE
+        return torch.log(self._distributions(age).mean(dim=0) + 1e-8)
+
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         age = targets[:, 0].float()
         l1 = F.l1_loss(self._expectation(outputs), age)
         if self.head == "regression":
             return l1 / AGE_SCALE
-        bins = self.bins.to(outputs.device)
-        dist = torch.exp(-0.5 * ((bins[None] - age[:, None]) / self.sigma) ** 2)
-        dist = dist / dist.sum(dim=1, keepdim=True)
-        kl = F.kl_div(outputs.log_softmax(dim=1), dist, reduction="batchmean")
+        kl = F.kl_div(outputs.log_softmax(dim=1), self._distributions(age), reduction="batchmean")
         return kl + l1 / AGE_SCALE
 
     def decode(self, outputs: torch.Tensor, crops: list[Any], shapes: list[tuple[int, int]]) -> list[Any]:

@@ -52,6 +52,11 @@ class Attributes(Family):
     def target(self, record: FaceRecord, data: DatasetSplits) -> np.ndarray:
         return np.asarray(record.attributes, bool)
 
+    def output_bias(self, records: list[FaceRecord], data: DatasetSplits) -> torch.Tensor:
+        """Log-odds of each attribute's training rate (smoothed by half a face, so never infinite)."""
+        rate = (np.stack([self.target(r, data) for r in records]).sum(axis=0) + 0.5) / (len(records) + 1.0)
+        return torch.as_tensor(np.log(rate / (1.0 - rate)), dtype=torch.float32)
+
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return F.binary_cross_entropy_with_logits(outputs, targets.float())
 

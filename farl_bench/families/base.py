@@ -118,6 +118,12 @@ class Family:
         """A head mapping (levels, pooled) to outputs; `linear` for the linear protocol."""
         return PooledHead(spec.pooled_dim, self.num_outputs(meta), 0 if linear else FROZEN_HIDDEN)
 
+    def output_bias(self, records: list[FaceRecord], data: DatasetSplits) -> torch.Tensor | None:
+        """The head's starting output bias (n_out,): the best constant prediction for these training
+        faces under the loss, so an untrained head predicts the trivial baseline and training moves
+        it only where the features help. None (dense families): the head keeps its own init."""
+        return None
+
     def augmentation(self, meta: dict[str, Any], seed: int) -> Any:
         """The training augmentation (image, target) -> (image, target), or None for none."""
         return None

@@ -25,6 +25,11 @@ class Expression(Family):
     def target(self, record: FaceRecord, data: DatasetSplits) -> int:
         return int(record.expression)
 
+    def output_bias(self, records: list[FaceRecord], data: DatasetSplits) -> torch.Tensor:
+        """Log training frequency of each class (smoothed by half a face, so never -inf)."""
+        counts = np.bincount([self.target(r, data) for r in records], minlength=self.num_outputs(data.meta)) + 0.5
+        return torch.as_tensor(np.log(counts / counts.sum()), dtype=torch.float32)
+
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(outputs, targets.long())
 

@@ -98,5 +98,11 @@ class PooledHead(nn.Module):
         else:
             self.net = nn.Linear(dim, n_out)
 
+    @torch.no_grad()
+    def set_output_bias(self, bias: torch.Tensor) -> None:
+        """Start the outputs at `bias` (n_out,): see Family.output_bias."""
+        last = self.net[-1] if isinstance(self.net, nn.Sequential) else self.net
+        last.bias.copy_(bias)
+
     def forward(self, levels: list[torch.Tensor], pooled: torch.Tensor) -> torch.Tensor:
         return self.net(pooled)

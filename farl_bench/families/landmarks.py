@@ -1,13 +1,13 @@
 """Face alignment (300W, WFLW, AFLW-19): per-point heatmaps decoded by soft-argmax (a spatial
-softmax); loss = mean point distance + sigmoid heatmap BCE against Gaussians (FaRL's two terms).
-Predictions return to original pixels for NME."""
+softmax); loss = mean point distance + a heatmap term against Gaussians (FaRL's two terms; the
+heatmap term is the softmax's cross-entropy, see `heatmap_cross_entropy`). Predictions return to
+original pixels for NME."""
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from farl_bench.backbones import FeatureSpec
@@ -19,7 +19,7 @@ from farl_bench.registry import FAMILIES
 
 
 def soft_argmax(heatmaps: torch.Tensor) -> torch.Tensor:
-    """N x K x h x w sigmoid heatmap logits -> N x K x 2 expected (x, y) in crop units.
+    """N x K x h x w heatmap logits -> N x K x 2 expected (x, y) under their spatial softmax, in crop units.
 
     Crop units: 0 and 1 are the crop's outer edges, so crop pixel = unit * size - 0.5.
     """
@@ -35,7 +35,7 @@ def soft_argmax(heatmaps: torch.Tensor) -> torch.Tensor:
 
 
 def gaussian_heatmaps(points: torch.Tensor, h: int, w: int, radius: float) -> torch.Tensor:
-    """N x K x 2 points in crop units -> N x K x h x w Gaussian targets in [0, 1] (sigma = radius / 3 cells)."""
+    """N x K x 2 points in crop units -> N x K x h x w Gaussians, peak 1 (sigma = radius / 3 cells)."""
     px = points[..., 0] * w - 0.5
     py = points[..., 1] * h - 0.5
     xs = torch.arange(w, dtype=points.dtype, device=points.device)
@@ -44,6 +44,21 @@ def gaussian_heatmaps(points: torch.Tensor, h: int, w: int, radius: float) -> to
     gx = torch.exp(-0.5 * ((xs[None, None] - px[..., None]) / sigma) ** 2)
     gy = torch.exp(-0.5 * ((ys[None, None] - py[..., None]) / sigma) ** 2)
     return gy[..., :, None] * gx[..., None, :]
+
+
+def heatmap_cross_entropy(heatmaps: torch.Tensor, points: torch.Tensor, radius: float) -> torch.Tensor:
+    """Mean over faces and points of the cross-entropy between each normalised Gaussian target and
+    the spatial softmax of its N x K x h x w logits; points N x K x 2 in crop units.
+
+    FaRL scores sigmoid heatmaps with BCE, which fits its decoder (normalised sigmoids). Under a
+    spatial softmax the BCE optimum (logit = log(g / (1 - g))) puts almost all mass on the cell
+    nearest each point, so soft-argmax snaps to cell centres and its gradient vanishes; the
+    cross-entropy's optimum is the normalised Gaussian itself, whose mean is the point.
+    """
+    h, w = heatmaps.shape[-2:]
+    target = gaussian_heatmaps(points.float(), h, w, radius).flatten(2)
+    target = target / target.sum(dim=2, keepdim=True).clamp_min(1e-12)
+    return -(target * heatmaps.float().flatten(2).log_softmax(dim=2)).sum(dim=2).mean()
 
 
 class LandmarkScorer(Scorer):
@@ -75,7 +90,8 @@ class LandmarkScorer(Scorer):
 @FAMILIES.register("landmarks")
 class Landmarks(Family):
     """Options: thresholds {normaliser: T} for AUC/FR (WFLW {io: 0.10}, AFLW-19 {box: 0.07});
-    heatmap_radius (Gaussian radius in heatmap cells; FaRL: 5 on a 128 map); head_channels."""
+    heatmap_radius (Gaussian radius in heatmap cells; FaRL: 5 on a 128 map); head_channels;
+    heatmap_weight (of the heatmap term beside the point distance)."""
 
     name = "landmarks"
     dense = True
@@ -88,9 +104,9 @@ class Landmarks(Family):
         return points
 
     def __init__(self, thresholds: dict[str, float | list[float]] | None = None, heatmap_radius: float = 1.5,
-                 head_channels: int = 128, bce_weight: float = 1.0):
+                 head_channels: int = 128, heatmap_weight: float = 1.0):
         self.thresholds = dict(thresholds or {})
-        self.radius, self.head_channels, self.bce_weight = heatmap_radius, head_channels, bce_weight
+        self.radius, self.head_channels, self.heatmap_weight = heatmap_radius, head_channels, heatmap_weight
 
     def selection_key(self, meta: dict[str, Any]) -> str:
         return f"nme_{next(iter(meta['normalisers']))}"
@@ -125,11 +141,9 @@ class Landmarks(Family):
         return apply
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Mean point distance (in units of the crop side) + heatmap BCE."""
-        h, w = outputs.shape[-2:]
+        """Mean point distance (in units of the crop side) + the heatmap cross-entropy."""
         distance = (soft_argmax(outputs) - targets).norm(dim=2).mean()
-        heat = gaussian_heatmaps(targets.float(), h, w, self.radius)
-        return distance + self.bce_weight * F.binary_cross_entropy_with_logits(outputs.float(), heat)
+        return distance + self.heatmap_weight * heatmap_cross_entropy(outputs, targets, self.radius)
 
     def decode(self, outputs: torch.Tensor, crops: list[Any], shapes: list[tuple[int, int]]) -> list[Any]:
         units = soft_argmax(outputs).cpu().numpy().astype(np.float64)
