@@ -422,17 +422,16 @@ def cache_ls(cache_dir: Optional[Path] = typer.Option(None, help=CACHE_DIR_HELP)
 
     store = FeatureStore(cache_dir)
     entries = store.entries()
-    table = Table("kind", "backbone", "task/split", "precision", "rows", "arrays", "MB", "last used",
-                  title=f"feature cache {store.root}")
-    table.add_column("key", no_wrap=True, min_width=12)  # the id `cache clear` takes: never folded
+    # Plain lines, one per entry: a table would fold keys and specs on narrow terminals.
+    console.print(f"feature cache {store.root}", highlight=False)
     for e in entries:
         arrays = ", ".join(f"{name} {'x'.join(map(str, shape[1:]))} {dtype}"
                            for name, (shape, dtype) in e.meta.get("arrays", {}).items())
-        table.add_row(e.meta.get("kind", "?"), escape(str(e.meta.get("backbone", ""))),
-                      escape(f"{e.meta.get('task', '')}/{e.meta.get('split', '')}"), e.meta.get("precision", ""),
-                      str(e.meta.get("rows", "")), escape(arrays), f"{e.size / 1e6:.1f}",
-                      datetime.fromtimestamp(e.last_used).strftime("%Y-%m-%d %H:%M"), e.key[:12])
-    console.print(table)
+        used = datetime.fromtimestamp(e.last_used).strftime("%Y-%m-%d %H:%M")
+        console.print(f"{e.key[:12]}  {e.meta.get('kind', '?')}  {e.meta.get('backbone', '')}  "
+                      f"{e.meta.get('task', '')}/{e.meta.get('split', '')}  {e.meta.get('precision', '')}  "
+                      f"rows={e.meta.get('rows', '')}  [{arrays}]  {e.size / 1e6:.1f} MB  last used {used}",
+                      highlight=False, markup=False, soft_wrap=True)
     console.print(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, "
                   f"{sum(e.size for e in entries) / 1e9:.2f} GB")
 
