@@ -79,7 +79,7 @@ class FeatureCache:
         self.targets_id, self.batch_size, self.workers, self.progress, self.label = (targets_id, batch_size,
                                                                                      workers, progress, label)
         self.arrays = tuple(arrays or (("level-1",) if family.dense else ("pooled",)))
-        self._digests: dict[str, str] = {}
+        self._keys: dict[tuple[str, str], str] = {}  # (kind, split) -> entry key; the splits never change
         self._rows: dict[str, dict[str, int]] = {}
         self._loaded: dict[str, dict[str, np.ndarray]] = {}
 
@@ -104,24 +104,23 @@ class FeatureCache:
         """Backbone identity and spec, preprocessing, crop, layers and stored arrays, precision, the
         split's records (files and annotations); no augmentation ever reaches the cache."""
         backbone = self.forward.backbone
-        return entry_key({"kind": "features", "backbone": backbone.fingerprint, "spec": backbone.spec,
-                          "preprocess": asdict(backbone.preprocess), **self._crop_parts(),
-                          "layers": backbone.layers, "arrays": self.arrays, "precision": self.forward.precision,
-                          "records": self._digest(split), "augmentation": "none"})
+        return self._key("features", split, {
+            "backbone": backbone.fingerprint, "spec": backbone.spec, "preprocess": asdict(backbone.preprocess),
+            "layers": backbone.layers, "arrays": self.arrays, "precision": self.forward.precision})
 
     def target_key(self, split: str) -> str:
         """The family and its options, the dataset meta, input size, crop and the split's records."""
-        return entry_key({"kind": "targets", "family": self.targets_id, "meta": self.data.meta,
-                          "input_size": self.forward.backbone.preprocess.input_size, **self._crop_parts(),
-                          "records": self._digest(split), "augmentation": "none"})
+        return self._key("targets", split, {"family": self.targets_id, "meta": self.data.meta,
+                                            "input_size": self.forward.backbone.preprocess.input_size})
 
-    def _crop_parts(self) -> dict[str, Any]:
-        return {"crop": self.crop.model_dump(), "alignment_points": self.data.meta.get("alignment_points")}
-
-    def _digest(self, split: str) -> str:
-        if split not in self._digests:
-            self._digests[split] = records_digest(self.data.splits[split])
-        return self._digests[split]
+    def _key(self, kind: str, split: str, parts: dict[str, Any]) -> str:
+        """Made once per (kind, split): the records are hashed file by file, and the splits never change."""
+        if (kind, split) not in self._keys:
+            self._keys[kind, split] = entry_key({
+                "kind": kind, **parts, "crop": self.crop.model_dump(),
+                "alignment_points": self.data.meta.get("alignment_points"),
+                "records": records_digest(self.data.splits[split]), "augmentation": "none"})
+        return self._keys[kind, split]
 
     def _load(self, key: str) -> dict[str, np.ndarray] | None:
         if key not in self._loaded:

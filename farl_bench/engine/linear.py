@@ -4,6 +4,7 @@ last feature map (upsampled by the family's loss and decoder) for parsing and la
 from __future__ import annotations
 
 import itertools
+import math
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -23,6 +24,8 @@ class LinearHparams(Hparams):
     weight_decays: list[float] = Field([0.0, 1e-4, 1e-3, 1e-2], min_length=1)
     epochs: int = Field(30, gt=0)
     batch_size: int = Field(256, gt=0)
+    min_steps: int = Field(0, ge=0, description="train for more epochs when `epochs` would take fewer "
+                                                "optimizer steps (small training sets)")
 
 
 class HeadGrid(torch.nn.Module):
@@ -95,7 +98,7 @@ def train_grid(family: Family, x: torch.Tensor, y: torch.Tensor, settings: list[
     optimizer = _GridAdam([heads.weight, heads.bias], torch.tensor([s["lr"] for s in settings]))
     decay = torch.tensor([s["weight_decay"] for s in settings]).view(-1, 1, 1)
     generator = torch.Generator().manual_seed(seed)
-    for _ in range(hp.epochs):
+    for _ in range(max(hp.epochs, math.ceil(hp.min_steps / math.ceil(len(x) / hp.batch_size)))):
         for idx in torch.randperm(len(x), generator=generator).split(hp.batch_size):
             xb = x[idx].float()
             if standardise is not None:
