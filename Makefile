@@ -4,8 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SYNTH := datasets/synthetic
-BENCH_BACKBONES := pixels,timm:resnet18,timm:vit_tiny_patch16_224
-BENCH_TASKS := celeba
+BENCH_BACKBONES := pixels,hog,timm:resnet18,timm:vit_tiny_patch16_224
+BENCH_TASKS := celeba,lapa,aflw19,appa_real,rafdb
 
 .PHONY: venv bench test perf clean smoke smoke-baseline report
 

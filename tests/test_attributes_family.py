@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 from sklearn.metrics import balanced_accuracy_score
 
 from farl_bench.families import get
@@ -36,3 +37,17 @@ def test_score_names_metrics_with_units_and_per_attribute_rows():
     assert metrics["acc/A"].value == 100.0 and metrics["acc/B"].value == 50.0
     # A: both classes right -> 100; B: negative missed, positive right -> 50
     assert metrics["bacc_mean"].value == pytest.approx((100 + 50) / 2)
+
+
+def test_loss_and_gradient_equal_torchs_bce_with_logits():
+    import torch.nn.functional as F
+
+    logits = torch.cat([torch.randn(60, 40) * 5, torch.zeros(2, 40), torch.full((2, 40), 90.0), torch.full((2, 40), -90.0)])
+    targets = torch.rand(logits.shape) < 0.3
+    ours_x, torch_x = logits.clone().requires_grad_(), logits.clone().requires_grad_()
+    ours = get("attributes").loss(ours_x, targets)
+    expected = F.binary_cross_entropy_with_logits(torch_x, targets.float())
+    ours.backward()
+    expected.backward()
+    torch.testing.assert_close(ours, expected, atol=1e-7, rtol=1e-6)
+    torch.testing.assert_close(ours_x.grad, torch_x.grad, atol=1e-9, rtol=1e-6)

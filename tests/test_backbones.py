@@ -88,3 +88,24 @@ def test_pixels_pools_the_image_to_a_grid():
     x = torch.arange(64.0).reshape(1, 1, 8, 8).repeat(1, 3, 1, 1)
     pooled = backbone(x).pooled.reshape(3, 2, 2)
     assert pooled[0, 0, 0] == x[0, 0, :4, :4].mean() and pooled[2, 1, 1] == x[0, 0, 4:, 4:].mean()
+
+
+def test_hog_features_are_scikit_images_on_the_grey_image():
+    from skimage.feature import hog
+
+    backbone = build("hog?cell=4&bins=6", input_size=16)
+    x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    features = backbone(x)
+    grey = (0.299 * x[1, 0] + 0.587 * x[1, 1] + 0.114 * x[1, 2]).numpy()
+    expected = hog(grey, orientations=6, pixels_per_cell=(4, 4), cells_per_block=(2, 2), block_norm="L2-Hys")
+    assert torch.allclose(features.pooled[1], torch.from_numpy(expected).float(), atol=1e-5)
+    # the map keeps the block grid: 3 x 3 blocks of 2 x 2 cells x 6 bins at stride 4
+    assert features.levels[0].shape == (2, 24, 3, 3)
+    assert backbone.feature_spec.pooled_dim == 9 * 24
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("hog?cell=x", "integers"), ("hog?size=3", "takes only"), ("hog?cell=40", "at least two cells")])
+def test_bad_hog_specs_are_one_clear_error(spec, message):
+    with pytest.raises(UserError, match=message):
+        build(spec)

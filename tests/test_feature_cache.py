@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 import signal
@@ -19,6 +20,7 @@ from farl_bench.data.readers.celeba import CelebAReader
 from farl_bench.engine.cache import FeatureStore
 from farl_bench.engine.features import FeatureCache
 from farl_bench.engine.precision import FrozenForward
+from farl_bench.errors import UserError
 from farl_bench.families import get
 from farl_bench.tasks import load_task
 
@@ -255,3 +257,14 @@ def test_a_corrupt_entry_is_a_miss(celeba_root, tmp_path):
     assert store.load(entry.key) is None and meta["rows"] == len(cache.data.split("val"))
     make_cache(celeba_root, store, computed).get("val", cache.data.split("val"))
     assert computed == ["features celeba/val"] * 2
+
+
+def test_a_full_disk_is_one_clear_error_and_leaves_no_entry(celeba_root, tmp_path, monkeypatch):
+    def no_space(fd, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(os, "posix_fallocate", no_space, raising=False)
+    store = FeatureStore(tmp_path / "cache")
+    cache = make_cache(celeba_root, store, Computed())
+    with pytest.raises(UserError, match="no room for .* free space there, or pass --cache-dir"):
+        cache.get("val", cache.data.split("val"))
+    assert store.entries() == [] and list((tmp_path / "cache" / "entries").iterdir()) == []

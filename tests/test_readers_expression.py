@@ -55,7 +55,7 @@ def test_rafdb_labels_1_to_7_become_indices_in_the_published_order(synthetic_roo
 
 
 def test_rafdb_root_may_be_the_basic_folder(synthetic_root):
-    assert sizes(RafDbReader().read(synthetic_root / "RAF-DB" / "basic"))["test"] == 8
+    assert sizes(RafDbReader().read(synthetic_root / "RAF-DB" / "basic"))["test"] == 240
 
 
 def test_rafdb_label_outside_1_to_7_names_file_and_line(synthetic_root, tmp_path):

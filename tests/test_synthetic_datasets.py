@@ -62,8 +62,8 @@ def digest(folder: Path) -> dict[str, str]:
 
 
 def test_every_dataset_written_and_marked_complete(root: Path, generated: tuple[Path, dict[str, int]]) -> None:
-    assert generated[1] == {"lapa": 36, "celebamask_hq": 36, "300w": 30, "wflw": 32, "aflw19": 40, "celeba": 48,
-                            "utkface": 40, "appa_real": 40, "rafdb": 40, "affectnet": 64, "ferplus": 48}
+    assert generated[1] == {"lapa": 36, "celebamask_hq": 36, "300w": 30, "wflw": 32, "aflw19": 160, "celeba": 720,
+                            "utkface": 40, "appa_real": 400, "rafdb": 720, "affectnet": 64, "ferplus": 48}
     assert sorted(p.name for p in root.iterdir()) == sorted(DATASETS.values())  # no staging leftovers
     assert is_complete(root, "small", SEED)
     assert not is_complete(root, "small", SEED + 1)
@@ -179,13 +179,13 @@ def test_wflw(root: Path) -> None:
 def test_aflw19(root: Path) -> None:
     base = root / "AFLW"
     mat = scipy.io.loadmat(base / "AFLWinfo_release.mat")
-    n = 40
+    n = 160
     assert mat["bbox"].shape == (n, 4) and mat["data"].shape == (n, 38)
     assert mat["mask_new"].shape == (n, 19) and mat["nameList"].shape == (n, 1) and mat["ra"].shape == (1, n)
     ra = mat["ra"].reshape(-1).astype(int)
     assert sorted(ra) == list(range(1, n + 1))
     test = ra[int(0.8 * n):] - 1
-    assert len(test) == 8 and (mat["mask_new"][test] == 1).all(axis=1).any()  # frontal test subset
+    assert len(test) == 32 and (mat["mask_new"][test] == 1).all(axis=1).any()  # frontal test subset
     assert set(np.unique(mat["mask_new"]).tolist()) <= {0.0, 1.0}
     for i in range(n):
         name = str(mat["nameList"][i, 0][0])
@@ -204,13 +204,13 @@ def test_celeba(root: Path) -> None:
     count, names = int(text[0]), text[1].split()
     assert len(names) == 40 and names[0] == "5_o_Clock_Shadow" and names[-1] == "Young"
     rows = [line.split() for line in text[2:]]
-    assert len(rows) == count == 48
+    assert len(rows) == count == 720
     assert all(len(r) == 41 and set(r[1:]) <= {"1", "-1"} for r in rows)
     files = [r[0] for r in rows]
     assert files == [f"{i:06d}.jpg" for i in range(1, count + 1)]
     partition = [line.split() for line in lines(base / "list_eval_partition.txt")]
     assert [p[0] for p in partition] == files
-    assert [p[1] for p in partition] == ["0"] * 32 + ["1"] * 8 + ["2"] * 8
+    assert [p[1] for p in partition] == ["0"] * 480 + ["1"] * 120 + ["2"] * 120
     assert all(size(base / "img_align_celeba" / f) == (178, 218) for f in files)
 
 
@@ -226,7 +226,7 @@ def test_utkface(root: Path) -> None:
 def test_appa_real(root: Path) -> None:
     base = root / "APPA-REAL"
     names = []
-    for split, n in (("train", 24), ("valid", 8), ("test", 8)):
+    for split, n in (("train", 240), ("valid", 80), ("test", 80)):
         header, rows = read_csv(base / f"gt_avg_{split}.csv")
         assert header == ["file_name", "num_ratings", "apparent_age_avg", "apparent_age_std", "real_age"]
         assert len(rows) == n
@@ -234,7 +234,7 @@ def test_appa_real(root: Path) -> None:
             assert re.fullmatch(r"\d{6}\.jpg", name) and (base / split / f"{name}_face.jpg").exists()
             assert int(ratings) > 0 and float(mean) > 0 and float(std) > 0 and int(real) >= 1
             names.append(name)
-    assert names == [f"{i:06d}.jpg" for i in range(40)]
+    assert names == [f"{i:06d}.jpg" for i in range(400)]
 
 
 def test_rafdb(root: Path) -> None:
@@ -242,7 +242,7 @@ def test_rafdb(root: Path) -> None:
     entries = [line.split() for line in lines(base / "EmoLabel" / "list_patition_label.txt")]
     train = [e for e in entries if e[0].startswith("train_")]
     test = [e for e in entries if e[0].startswith("test_")]
-    assert len(train) == 32 and len(test) == 8 and len(entries) == 40
+    assert len(train) == 480 and len(test) == 240 and len(entries) == 720
     assert train[0][0] == "train_00001.jpg" and test[0][0] == "test_0001.jpg"
     assert all(1 <= int(label) <= 7 for _, label in entries)
     assert all(size(base / "Image" / "aligned" / name.replace(".jpg", "_aligned.jpg")) == (100, 100)

@@ -77,9 +77,10 @@ class EntryWriter:
         """Write `values` (n x ...) at rows start..start+n of array `name`, created on first use with
         `rows` rows and `dtype` (default: the values' own)."""
         if name not in self.arrays:
-            self.arrays[name] = np.lib.format.open_memmap(self.folder / f"{name}.npy", mode="w+",
-                                                          dtype=dtype or values.dtype,
+            path = self.folder / f"{name}.npy"
+            self.arrays[name] = np.lib.format.open_memmap(path, mode="w+", dtype=dtype or values.dtype,
                                                           shape=(self.rows, *values.shape[1:]))
+            _reserve(path)
         self.arrays[name][start:start + len(values)] = values
 
     def widen(self, name: str, dtype: np.dtype | type) -> None:
@@ -87,7 +88,7 @@ class EntryWriter:
         kept = np.array(self.arrays.pop(name))  # into memory: the file is about to be re-created
         self.put(name, 0, kept, dtype)
 
-    def _finish(self) -> dict[str, list]:
+    def close(self) -> dict[str, list]:
         """Flush every array to disk; returns {name: [shape, dtype]}."""
         shapes = {}
         for name, array in self.arrays.items():
@@ -116,9 +117,14 @@ class FeatureStore:
         folder = self._entries / key
         try:
             meta = json.loads((folder / "meta.json").read_text())
-            arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="c") for name in meta["arrays"]}
         except FileNotFoundError:  # never written, or evicted by another process just now
             return None
+        except (OSError, ValueError) as err:
+            log.warning("feature cache entry %s is unreadable (%s): removed, computing it again", folder, err)
+            _remove(folder)
+            return None
+        try:
+            arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="c") for name in meta["arrays"]}
         except (OSError, ValueError, KeyError) as err:
             log.warning("feature cache entry %s is unreadable (%s): removed, computing it again", folder, err)
             _remove(folder)
@@ -149,7 +155,7 @@ class FeatureStore:
         try:
             writer = EntryWriter(tmp, rows)
             yield writer
-            shapes = writer._finish()
+            shapes = writer.close()
             full = {**meta, "key": key, "rows": rows, "arrays": shapes,
                     "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
             with open(tmp / "meta.json", "w") as f:
@@ -223,6 +229,21 @@ class FeatureStore:
         for folder in self._entries.iterdir():
             if folder.name.startswith(TMP_PREFIX) and now - _newest_mtime(folder) > STALE_TMP_S:
                 _remove(folder)
+
+
+def _reserve(path: Path) -> None:
+    """Allocate the file's blocks now: a memory-mapped write to a full disk kills the process (SIGBUS)
+    with no message, where this fails with one."""
+    if not hasattr(os, "posix_fallocate"):  # macOS, Windows: sparse files, as numpy leaves them
+        return
+    try:
+        with open(path, "r+b") as f:
+            os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            return  # a filesystem that cannot preallocate (EOPNOTSUPP): written sparse, as before
+        raise UserError(f"feature cache: no room for {os.path.getsize(path) / 1e9:.2f} GB at {path} "
+                        f"({err.strerror}); free space there, or pass --cache-dir DIR on a larger disk") from None
 
 
 def _size(folder: Path) -> int:

@@ -150,11 +150,12 @@ class FeatureCache:
         levels = any(name.startswith("level") for name in self.arrays)
         what = "features" if features else "targets"
         advance = self.progress(f"{what} {self.label}/{split}", len(records))
-        meta = {"backbone": self.forward.backbone.spec, "task": self.label, "split": split}
+        meta = {"task": self.label, "split": split}  # what `cache ls` shows
         fkey, tkey = self.feature_key(split), self.target_key(split)
         with ExitStack() as stack:
             fw = stack.enter_context(self.store.write(fkey, len(records), {
-                **meta, "kind": "features", "precision": self.forward.precision})) if features else None
+                **meta, "kind": "features", "backbone": self.forward.backbone.spec,
+                "precision": self.forward.precision})) if features else None
             tw = stack.enter_context(self.store.write(tkey, len(records), {
                 **meta, "kind": "targets"})) if targets else None
             start = 0

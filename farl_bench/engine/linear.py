@@ -14,6 +14,7 @@ from pydantic import Field
 from farl_bench.data.samples import FaceSamples
 from farl_bench.engine import distributed
 from farl_bench.engine.evaluate import score_split
+from farl_bench.engine.precision import autocast
 from farl_bench.engine.protocol import Hparams, Protocol, ProtocolJob, ProtocolResult
 from farl_bench.families import Family
 from farl_bench.registry import PROTOCOLS
@@ -60,11 +61,14 @@ class HeadGrid(torch.nn.Module):
 
 
 class _GridAdam:
-    """torch.optim.Adam's update (betas 0.9, 0.999; eps 1e-8) with one learning rate per setting,
-    the first dimension of every parameter: one set of tensor ops per step for the whole grid."""
+    """torch.optim.Adam's update (betas 0.9, 0.999; eps 1e-8) with one learning rate and one L2
+    weight decay per setting, the first dimension of every parameter (decay on the first parameter,
+    the weights, only): one set of in-place tensor ops per step for the whole grid."""
 
-    def __init__(self, params: list[torch.nn.Parameter], lrs: torch.Tensor, betas=(0.9, 0.999), eps=1e-8):
+    def __init__(self, params: list[torch.nn.Parameter], lrs: torch.Tensor, decays: torch.Tensor,
+                 betas=(0.9, 0.999), eps=1e-8):
         self.params, self.lrs, self.betas, self.eps = params, lrs, betas, eps
+        self.decays = 2 * decays.view(-1, *[1] * (params[0].dim() - 1))  # d/dw of decay * w^2
         self.m = [torch.zeros_like(p) for p in params]
         self.v = [torch.zeros_like(p) for p in params]
         self.t = 0
@@ -74,19 +78,20 @@ class _GridAdam:
         self.t += 1
         b1, b2 = self.betas
         c1, c2 = 1 - b1 ** self.t, (1 - b2 ** self.t) ** 0.5
+        self.params[0].grad.addcmul_(self.decays, self.params[0])
         for p, m, v in zip(self.params, self.m, self.v):
             m.lerp_(p.grad, 1 - b1)
             v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
-            step = (self.lrs / c1).view(-1, *[1] * (p.dim() - 1))
-            p.sub_(step * m / (v.sqrt() / c2 + self.eps))
+            denominator = v.sqrt().div_(c2).add_(self.eps)
+            p.addcdiv_(m * (self.lrs / c1).view(-1, *[1] * (p.dim() - 1)), denominator, value=-1)
             p.grad = None
 
 
 def train_grid(family: Family, x: torch.Tensor, y: torch.Tensor, settings: list[dict], hp: LinearHparams,
                n_out: int, seed: int, standardise: tuple[torch.Tensor, torch.Tensor] | None = None,
                bias: torch.Tensor | None = None) -> HeadGrid:
-    """Adam with per-setting learning rate and L2 weight decay; minibatches shared by all settings,
-    whose losses are summed. x (any float dtype, e.g. fp16 from the cache) is converted per batch and
+    """Adam with per-setting learning rate and L2 weight decay (decay * |w|^2 added to the loss, as its
+    gradient in the optimizer); minibatches shared by all settings, whose losses are summed. x (any float dtype, e.g. fp16 from the cache) is converted per batch and
     standardised with (mean, std) when given. Every head starts at `bias` (n_out,) when given, else 0."""
     torch.manual_seed(seed)
     n_settings = len(settings)
@@ -95,20 +100,18 @@ def train_grid(family: Family, x: torch.Tensor, y: torch.Tensor, settings: list[
     heads = HeadGrid(n_settings, x.shape[1], n_out, tuple(x.shape[2:]) if x.dim() == 4 else None)
     if bias is not None:
         heads.bias.data.copy_(bias.reshape(1, n_out, *[1] * (heads.bias.dim() - 2)).expand_as(heads.bias))
-    optimizer = _GridAdam([heads.weight, heads.bias], torch.tensor([s["lr"] for s in settings]))
-    decay = torch.tensor([s["weight_decay"] for s in settings]).view(-1, 1, 1)
+    optimizer = _GridAdam([heads.weight, heads.bias], torch.tensor([s["lr"] for s in settings]),
+                          torch.tensor([s["weight_decay"] for s in settings]))
     generator = torch.Generator().manual_seed(seed)
     for _ in range(max(hp.epochs, math.ceil(hp.min_steps / math.ceil(len(x) / hp.batch_size)))):
         for idx in torch.randperm(len(x), generator=generator).split(hp.batch_size):
-            xb = x[idx].float()
+            xb = x.index_select(0, idx).float()  # 4x faster than x[idx] on CPU
             if standardise is not None:
-                xb = (xb - standardise[0]) / standardise[1]
-            yb = y[idx]
+                xb.sub_(standardise[0]).div_(standardise[1])
+            yb = y.index_select(0, idx)
             targets = yb.unsqueeze(1).expand(len(idx), n_settings, *yb.shape[1:]).flatten(0, 1)
             # a family loss is a mean over the batch, so over G x B rows it is the settings' mean loss
-            loss = n_settings * family.loss(heads.per_sample(xb).flatten(0, 1), targets)
-            penalty = (decay * heads.weight.square()).sum()
-            (loss + penalty).backward()
+            (n_settings * family.loss(heads.per_sample(xb).flatten(0, 1), targets)).backward()
             optimizer.step()
     return heads
 
@@ -155,15 +158,17 @@ class LinearProtocol(Protocol):
         mean, std = _standardiser(x_train)
         settings = [{"lr": lr, "weight_decay": wd} for lr, wd in itertools.product(hp.lrs, hp.weight_decays)]
         threads = 1 if x_train.dim() == 2 else torch.get_num_threads()  # maps are big enough to share
-        with _threads(threads):
+        # the heads' products in the run's precision, as the frozen and finetune heads train: weights,
+        # optimizer state and losses stay fp32 (autocast); the features came from that precision anyway
+        with _threads(threads), autocast(job.device, job.precision):
             heads = train_grid(family, x_train, y_train, settings, hp, family.num_outputs(job.data.meta),
                                job.seed, (mean, std), family.output_bias(job.train, job.data))
 
         def outputs(samples: FaceSamples, split: str, g: int) -> Iterator[tuple[list[int], torch.Tensor]]:
             x, _ = job.features.get(split, samples.records)
             for rows in torch.as_tensor(distributed.shard_rows(len(x))).split(job.batch_size):
-                with torch.inference_mode(), _threads(threads):  # closed before yielding to the caller
-                    out = heads((x[rows].float() - mean) / std, g)[0]
+                with torch.inference_mode(), _threads(threads), autocast(job.device, job.precision):
+                    out = heads((x[rows].float() - mean) / std, g)[0].float()  # closed before the yield
                 yield rows.tolist(), out
 
         select = job.samples(job.select)

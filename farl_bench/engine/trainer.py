@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 from typing import Iterator
 
 import torch
@@ -24,6 +25,8 @@ class FrozenHparams(Hparams):
     epochs: int = Field(10, gt=0)
     batch_size: int = Field(32, gt=0)
     eval_every: int = Field(1, gt=0, description="epochs between scores on the selection split")
+    min_steps: int = Field(0, ge=0, description="epochs repeat the training faces so that the run takes at "
+                                                "least this many optimizer steps (small training sets)")
 
 
 class FinetuneHparams(FrozenHparams):
@@ -35,9 +38,10 @@ class FinetuneHparams(FrozenHparams):
 
 
 class RepeatToSize(Dataset):
-    """The epoch of FaRL's low-data rule: n kept faces as `size` items (item j is face j mod n, each
-    face floor(size/n) or ceil(size/n) times), shuffled by the sampler like any dataset. Copies of
-    a face get different augmentations (seeded by j, not by the face)."""
+    """An epoch of n kept faces as `size` items (item j is face j mod n, each face floor(size/n) or
+    ceil(size/n) times), shuffled by the sampler like any dataset: FaRL's low-data rule (size = the
+    full train size) and the min_steps floor. Copies of a face get different augmentations (seeded
+    by j, not by the face)."""
 
     def __init__(self, samples: FaceSamples, size: int):
         self.samples, self.size = samples, size
@@ -126,9 +130,13 @@ class _Trainer(Protocol):
         optimizer = torch.optim.AdamW(_param_groups(model, lr, wd, hp, self.finetune))
         trained = distributed.wrap(model, job.device)
         samples = job.samples(job.train, train=True)
-        full = len(job.data.split("train"))
-        epoch_items = RepeatToSize(samples, full) if getattr(hp, "repeat_to_full", False) and full > len(samples) \
-            else samples
+        size = len(samples)
+        if getattr(hp, "repeat_to_full", False):
+            size = max(size, len(job.data.split("train")))
+        # a few dozen steps learn nothing: a tiny set is repeated within each epoch, so epochs and
+        # eval_every keep their meaning
+        size = max(size, math.ceil(hp.min_steps / hp.epochs) * hp.batch_size)
+        epoch_items = RepeatToSize(samples, size) if size > len(samples) else samples
         # The same global batches for any number of processes: one permutation per (seed, epoch),
         # each process taking its slice of every batch (so 1 and N processes take the same steps).
         sampler = DistributedSampler(epoch_items, distributed.world_size(), distributed.rank(), seed=job.seed)

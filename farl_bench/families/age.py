@@ -39,7 +39,7 @@ class Age(Family):
     def target(self, record: FaceRecord, data: DatasetSplits) -> np.ndarray:
         """(age, age_std) in years; age_std is NaN where the dataset gives none."""
         std = record.age_std if record.age_std is not None else np.nan
-        return np.array([record.age, std], np.float32)
+        return np.array([record.age, std], np.float64)  # exact: outside predictions are scored against it
 
     def _expectation(self, outputs: torch.Tensor) -> torch.Tensor:
         if self.head == "regression":

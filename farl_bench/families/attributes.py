@@ -5,11 +5,30 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from farl_bench.data.records import DatasetSplits, FaceRecord
 from farl_bench.families.base import ArrayScorer, Family, Metric, Scorer
 from farl_bench.registry import FAMILIES
+
+
+class _BCEWithLogits(torch.autograd.Function):
+    """Mean binary cross-entropy of logits, as F.binary_cross_entropy_with_logits (within 1e-7 an
+    element), ~5x faster on CPU: torch's log1p (in its log-sigmoid) is not vectorised on CPU (measured
+    11x slower than log), and a linear grid's loss runs over 8 x 40 outputs a face. Backward is the
+    exact gradient, sigmoid(x) - y."""
+
+    @staticmethod
+    def forward(ctx, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        x, y = logits.float(), targets.float()
+        ctx.save_for_backward(x, y)
+        ctx.dtype = logits.dtype
+        # log(1 + e^-|x|) loses only values below fp32's step at 1 (< 6e-8) against log1p
+        return (x.clamp_min(0) - x * y + x.abs().neg_().exp_().add_(1).log_()).mean()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        x, y = ctx.saved_tensors
+        return ((x.sigmoid() - y) * (grad / x.numel())).to(ctx.dtype), None
 
 
 def attribute_accuracy(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -58,7 +77,7 @@ class Attributes(Family):
         return torch.as_tensor(np.log(rate / (1.0 - rate)), dtype=torch.float32)
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return F.binary_cross_entropy_with_logits(outputs, targets.float())
+        return _BCEWithLogits.apply(outputs, targets)
 
     def decode(self, outputs: torch.Tensor, crops: list[Any], shapes: list[tuple[int, int]]) -> list[Any]:
         return list((outputs > 0).cpu().numpy())

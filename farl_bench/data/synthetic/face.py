@@ -88,11 +88,12 @@ _SELF_OCCLUDED = ((0, -1, 0.6), (6, -1, 0.62), (12, -1, 0.45), (5, 1, 0.6), (11,
 _HIDING = np.array([PART_ID["hair"], PART_ID["hat"], OCCLUDER])
 
 
-def render(params: FaceParams, width: int, height: int | None = None) -> RenderedFace:
-    """Draw the face at width x height pixels (square if height is None) with all its labels."""
+def render(params: FaceParams, width: int, height: int | None = None, zoom: float = 1.0) -> RenderedFace:
+    """Draw the face at width x height pixels (square if height is None) with all its labels;
+    `zoom` > 1 frames it tighter (see _framing)."""
     height = width if height is None else height
     p = params
-    view = _framing(p, width, height)
+    view = _framing(p, width, height, zoom)
     curves = build_curves(p)
     rng = np.random.default_rng(p.seed)
     cv = Canvas(background(rng, width, height, p.effects.background), view)
@@ -116,11 +117,12 @@ def render(params: FaceParams, width: int, height: int | None = None) -> Rendere
     )
 
 
-def _framing(p: FaceParams, width: int, height: int) -> View:
-    """CelebA-like framing: eye line near mid-height, face about half the image width."""
+def _framing(p: FaceParams, width: int, height: int, zoom: float) -> View:
+    """CelebA-like framing at zoom 1: eye line near mid-height, face about half the image width.
+    Larger zooms frame tighter about the eyes-to-mouth centre, as the expression datasets' crops."""
     cam = p.camera
-    return View(yaw=cam.yaw, roll=cam.roll, scale=0.25 * min(width, height) * cam.scale,
-                cx=width * (0.5 + cam.shift_x), cy=height * (0.49 + cam.shift_y))
+    return View(yaw=cam.yaw, roll=cam.roll, scale=0.25 * zoom * min(width, height) * cam.scale,
+                cx=width * (0.5 + cam.shift_x), cy=height * (0.49 - 0.19 * (zoom - 1.0) + cam.shift_y))
 
 
 def _parts(ids: np.ndarray, glasses: Image.Image | None) -> dict[str, np.ndarray]:

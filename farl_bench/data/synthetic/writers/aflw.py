@@ -50,6 +50,6 @@ def write(stage: Stage, counts: Mapping[str, int], run: RunSamples) -> int:
 
 WRITER = DatasetWriter(
     key="aflw19", folder="AFLW", number=5,
-    counts={"small": {"train": 32, "test": 8}, "medium": {"train": 320, "test": 80}},
+    counts={"small": {"train": 128, "test": 32}, "medium": {"train": 320, "test": 80}},
     write=write,
 )

@@ -40,7 +40,7 @@ def write(stage: Stage, counts: Mapping[str, int], run: RunSamples) -> int:
 
 WRITER = DatasetWriter(
     key="appa_real", folder="APPA-REAL", number=8,
-    counts={"small": {"train": 24, "valid": 8, "test": 8},
+    counts={"small": {"train": 240, "valid": 80, "test": 80},
             "medium": {"train": 240, "valid": 90, "test": 120}},
     write=write,
 )

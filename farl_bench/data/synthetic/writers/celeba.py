@@ -33,7 +33,7 @@ def write(stage: Stage, counts: Mapping[str, int], run: RunSamples) -> int:
 
 WRITER = DatasetWriter(
     key="celeba", folder="CelebA", number=6,
-    counts={"small": {"train": 32, "val": 8, "test": 8},
+    counts={"small": {"train": 480, "val": 120, "test": 120},
             "medium": {"train": 3000, "val": 500, "test": 500}},
     write=write,
 )

@@ -65,10 +65,10 @@ def split_blocks(counts: Mapping[str, int]) -> list[str]:
 
 def draw_face(rng: np.random.Generator, width: int, height: int | None = None,
               accept: Callable[[face.RenderedFace], bool] | None = None,
-              tries: int = 200) -> face.RenderedFace:
+              tries: int = 200, zoom: float = 1.0) -> face.RenderedFace:
     """Render faces from `rng` until one passes `accept` (rejection keeps the stream deterministic)."""
     for _ in range(tries):
-        rendered = face.render(face.sample_params(rng), width, height)
+        rendered = face.render(face.sample_params(rng), width, height, zoom)
         if accept is None or accept(rendered):
             return rendered
     raise RuntimeError(f"no rendered face passed the acceptance test in {tries} draws")
