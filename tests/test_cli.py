@@ -27,6 +27,18 @@ def test_run_records_cells_writes_tables_and_prints_the_leaderboard(cli, celeba_
     assert "celeba:acc_mean@1" in out and "timm:resnet18" in out
 
 
+def test_a_new_protocol_revision_re_runs_recorded_cells(cli, celeba_root, tmp_path, monkeypatch):
+    from farl_bench.engine.linear import LinearProtocol
+
+    results = tmp_path / "results"
+    assert cli(*run_args(celeba_root, results))[0] == 0
+    monkeypatch.setattr(LinearProtocol, "revision", LinearProtocol.revision + 1)
+    code, out, _ = cli(*run_args(celeba_root, results))
+    assert code == 0 and "1 new run(s), 0 already recorded" in out
+    first, second = [json.loads(line) for line in (results / "runs.jsonl").read_text().splitlines()]
+    assert second["protocol_revision"] == first["protocol_revision"] + 1 and second["key"] != first["key"]
+
+
 def test_recorded_cells_are_skipped_unless_forced(cli, celeba_root, tmp_path):
     results = tmp_path / "results"
     assert cli(*run_args(celeba_root, results))[0] == 0

@@ -104,3 +104,24 @@ def test_standardiser_of_fp16_maps_matches_float64_statistics():
     exact = x.half().double()
     torch.testing.assert_close(mean, exact.mean((0, 2, 3)).float().view(1, 3, 1, 1))
     torch.testing.assert_close(std, exact.std((0, 2, 3)).float().view(1, 3, 1, 1) + 1e-6)
+
+
+def test_a_dense_batch_trained_in_parts_takes_the_same_steps_as_whole(monkeypatch):
+    """Parts weighted by their pixels inside the crop: the mean over the batch's kept pixels, exactly."""
+    from farl_bench.engine import linear
+    from farl_bench.families.parsing import IGNORE
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(12, 4, 3, 3, generator=generator)
+    y = torch.randint(0, 3, (12, 12, 12), generator=generator)
+    y[:, :, :4] = IGNORE
+    y[2] = IGNORE  # a face wholly outside its crop: a part of it alone has nothing to learn from
+    family = get("parsing")
+    settings = [{"lr": 1e-2, "weight_decay": 0.0}, {"lr": 1e-3, "weight_decay": 1e-3}]
+    hp = LinearHparams(epochs=2, batch_size=6)
+    whole = train_grid(family, x, y, settings, hp, 3, seed=0)
+    monkeypatch.setattr(linear, "_rows_per_part", lambda heads, xb, yb: 1)
+    parts = train_grid(family, x, y, settings, hp, 3, seed=0)
+    torch.testing.assert_close(parts.weight, whole.weight, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(parts.bias, whole.bias, rtol=1e-5, atol=1e-6)
+    assert linear._rows_per_part(whole, torch.zeros(256, 512, 28, 28), torch.zeros(256, 448, 448)) == 1

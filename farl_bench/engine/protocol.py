@@ -57,6 +57,9 @@ class ProtocolResult:
 class Protocol:
     name: str
     Hparams: type[BaseModel]
+    #: Part of every cell key past 1: bump it when a change moves the protocol's numbers, so results
+    #: recorded by the older code are re-run, never mixed with new ones under one key.
+    revision: int = 1
 
     def run(self, job: ProtocolJob) -> ProtocolResult:
         raise NotImplementedError

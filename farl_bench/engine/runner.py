@@ -159,8 +159,9 @@ def _run_all(cells: list[RunSpec], specs: dict[str, TaskSpec], options: RunOptio
             hparams = protocol_hparams(protocol, spec)
             # fp32 cells keep the keys they had before precision was a choice
             precision = {} if options.precision == "fp32" else {"precision": options.precision}
-            key = cell_key(cell, backbone.fingerprint, spec.version, {**hparams.model_dump(),
-                                                                      "select_on": options.select_on, **precision})
+            revision = {} if protocol.revision == 1 else {"protocol_revision": protocol.revision}
+            key = cell_key(cell, backbone.fingerprint, spec.version, {
+                **hparams.model_dump(), "select_on": options.select_on, **precision, **revision})
             if key in done:
                 log.info("skip %s %s %s budget=%s seed=%d: already in %s (use --force to re-run)",
                          cell.backbone, cell.task, cell.protocol, budget_of(cell), cell.seed, options.results)
@@ -225,7 +226,7 @@ def _run_cell(cell: RunSpec, key: str, backbone: Backbone, protocol: Protocol, h
         "key": key, "backbone": cell.backbone, "backbone_fingerprint": backbone.fingerprint,
         "backbone_params": backbone.num_params, "task": spec.name, "task_version": spec.version,
         "family": spec.family, "dataset": spec.dataset, "data_root": str(ctx.root), "protocol": cell.protocol,
-        "fraction": cell.fraction, "shots": cell.shots, "budget": draw.budget, "seed": cell.seed,
+        "protocol_revision": protocol.revision, "fraction": cell.fraction, "shots": cell.shots, "budget": draw.budget, "seed": cell.seed,
         "hparam_grid": hparams.model_dump(),
         "hparams": result.selected, "selection_split": result.selection_split,
         "selection_scores": result.selection_scores,

@@ -90,6 +90,7 @@ def _block_depths(named: list[tuple[str, torch.nn.Parameter]]) -> dict[str, int]
 
 class _Trainer(Protocol):
     finetune = False
+    revision = 2  # 2: heads start at the output bias, per-item augmentation seeds, DDP-ready batches
 
     def run(self, job: ProtocolJob) -> ProtocolResult:
         hp: FrozenHparams = job.hparams

@@ -132,6 +132,11 @@ class Family:
         """Mean loss over the batch; targets batched from `train_target`."""
         raise NotImplementedError
 
+    def loss_terms(self, targets: torch.Tensor) -> int:
+        """How many terms `loss` averages over for these targets (samples, unless a family leaves
+        some out): a batch split into parts weights each part's loss by its share of them."""
+        return len(targets)
+
     def decode(self, outputs: torch.Tensor, crops: list[Any], shapes: list[tuple[int, int]]) -> list[Any]:
         """Outputs of a batch -> one prediction per face in the original image (H, W) space."""
         raise NotImplementedError

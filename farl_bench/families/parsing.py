@@ -122,6 +122,9 @@ class Parsing(Family):
         logits = F.interpolate(outputs, size=targets.shape[-2:], mode="bilinear", align_corners=False)
         return F.cross_entropy(logits, targets.long(), ignore_index=IGNORE)
 
+    def loss_terms(self, targets: torch.Tensor) -> int:
+        return int((targets != IGNORE).sum())  # the pixels inside the crop
+
     def decode(self, outputs: torch.Tensor, crops: list[Any], shapes: list[tuple[int, int]]) -> list[Any]:
         """Per face: class probabilities resized to the crop, warped back to the original image, argmax."""
         out = []
