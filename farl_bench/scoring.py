@@ -10,21 +10,26 @@ from farl_bench.errors import UserError
 from farl_bench.tasks import load_task
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        raise UserError(f"predictions file {path} does not exist")
-    rows = []
-    for no, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise UserError(f"{path}:{no} is not JSON ({err.msg})") from None
+def _rows(predictions: str | Path | Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The prediction rows of a JSONL file (blank lines skipped) or of an iterable, each checked to
+    be an object with an id; errors name the line (file) or the position (iterable)."""
+    if isinstance(predictions, (str, Path)):
+        path = Path(predictions)
+        if not path.is_file():
+            raise UserError(f"predictions file {path} does not exist")
+        numbered = []
+        for no, line in enumerate(path.read_text().splitlines(), start=1):
+            if line.strip():
+                try:
+                    numbered.append((f"{path}:{no}", json.loads(line)))
+                except json.JSONDecodeError as err:
+                    raise UserError(f"{path}:{no} is not JSON ({err.msg})") from None
+    else:
+        numbered = [(f"prediction {no}", row) for no, row in enumerate(predictions, start=1)]
+    for where, row in numbered:
         if not isinstance(row, dict) or "id" not in row:
-            raise UserError(f"{path}:{no} must be an object with an 'id'")
-        rows.append(row)
-    return rows
+            raise UserError(f"{where} must be an object with an 'id'")
+    return [row for _, row in numbered]
 
 
 def _listing(ids: list[str]) -> str:
@@ -45,7 +50,7 @@ def score(task: str, predictions: str | Path | Iterable[dict[str, Any]], data_ro
     data, _ = read_dataset(spec, RunOptions(Path(data_root), Path("."), dataset_roots=roots))
     family = make_family(spec)
     base = Path(predictions).parent if isinstance(predictions, (str, Path)) else Path(".")
-    rows = _read_jsonl(Path(predictions)) if isinstance(predictions, (str, Path)) else list(predictions)
+    rows = _rows(predictions)
     test = data.split("test")
     known = {r.id for r in test}
     seen: dict[str, Any] = {}
@@ -61,7 +66,7 @@ def score(task: str, predictions: str | Path | Iterable[dict[str, Any]], data_ro
             bad_ids.add(rid)
         else:
             try:
-                seen[rid] = family.parse_prediction(row[family.prediction_field], base)
+                seen[rid] = family.parse_prediction(row[family.prediction_field], base, data.meta)
             except (ValueError, TypeError, OSError) as err:
                 bad.append(f"{rid} ({err})")
                 bad_ids.add(rid)

@@ -131,3 +131,33 @@ def test_cli_refuses_mismatched_ids_with_exit_2_and_the_list(cli, synthetic_root
     assert code == 2 and "Traceback" not in err
     assert all(i in err for i in ids.values()), err
     assert not predictions.with_suffix(".metrics.json").exists()
+
+
+BAD_VALUES = {
+    "expression name": ("rafdb", label_rows, "expression", "happy", "a class index 0..6 or 7 class probabilities"),
+    "expression out of range": ("rafdb", label_rows, "expression", 7, "a class index 0..6"),
+    "expression probabilities of another length": ("rafdb", probability_rows, "expression", [0.5, 0.5],
+                                                    "7 class probabilities"),
+    "attributes of another length": ("celeba", attribute_rows, "attributes", [1.0] * 39, "40 probabilities"),
+    "attribute above 1": ("celeba", attribute_rows, "attributes", [2.0] * 40, "40 probabilities (0..1)"),
+    "age as a list": ("appa_real", age_rows, "age", [30, 31], "one age in years"),
+    "age as NaN": ("appa_real", age_rows, "age", float("nan"), "NaN or infinite"),
+    "landmarks of another count": ("aflw19", landmark_rows, "landmarks", [[1.0, 2.0]] * 18, "19 [x, y] pairs"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_VALUES)
+def test_a_value_the_family_cannot_score_is_one_error_naming_the_face_and_the_form(synthetic_root, tmp_path, case):
+    task, make_rows, field, value, message = BAD_VALUES[case]
+    rows = make_rows(synthetic_root, tmp_path)
+    rows[3] = {**rows[3], field: value}
+    with pytest.raises(UserError, match=r"unreadable predictions: (\S+) \(expected ") as error:
+        farl_bench.score(task, rows, data_root=synthetic_root)
+    assert rows[3]["id"] in str(error.value) and message in str(error.value)
+    assert str(error.value).count("expected ") == 1  # the other faces were read
+
+
+def test_rows_without_an_id_are_refused_by_position(synthetic_root):
+    with pytest.raises(UserError, match="prediction 2 must be an object with an 'id'"):
+        farl_bench.score("rafdb", [{"id": "test_0001.jpg", "expression": 0}, {"expression": 1}],
+                         data_root=synthetic_root)

@@ -120,21 +120,14 @@ class FeatureStore:
         except FileNotFoundError:  # never written, or evicted by another process just now
             return None
         except (OSError, ValueError) as err:
-            log.warning("feature cache entry %s is unreadable (%s): removed, computing it again", folder, err)
-            _remove(folder)
-            return None
+            return _unreadable(folder, err)
         try:
             arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="c") for name in meta["arrays"]}
         except (OSError, ValueError, KeyError) as err:
-            log.warning("feature cache entry %s is unreadable (%s): removed, computing it again", folder, err)
-            _remove(folder)
-            return None
+            return _unreadable(folder, err)
         for name, (shape, _) in meta["arrays"].items():
             if list(arrays[name].shape) != shape:
-                log.warning("feature cache entry %s: %s.npy has shape %s, meta says %s: removed, computing it "
-                            "again", folder, name, arrays[name].shape, shape)
-                _remove(folder)
-                return None
+                return _unreadable(folder, f"{name}.npy has shape {arrays[name].shape}, meta says {shape}")
         try:
             os.utime(folder / "meta.json")
         except OSError:  # a read-only cache is still read; it just keeps its LRU order
@@ -229,6 +222,13 @@ class FeatureStore:
         for folder in self._entries.iterdir():
             if folder.name.startswith(TMP_PREFIX) and now - _newest_mtime(folder) > STALE_TMP_S:
                 _remove(folder)
+
+
+def _unreadable(folder: Path, why: object) -> None:
+    """A corrupt entry (torn write, disk error): removed, so the caller computes it again."""
+    log.warning("feature cache entry %s is unreadable (%s): removed, computing it again", folder, why)
+    _remove(folder)
+    return None
 
 
 def _reserve(path: Path) -> None:

@@ -128,14 +128,15 @@ def train_grid(family: Family, x: torch.Tensor, y: torch.Tensor, settings: list[
 
 
 def _rows_per_part(heads: HeadGrid, x: torch.Tensor, y: torch.Tensor) -> int:
-    """Rows of a minibatch per backward pass. Dense losses upsample G x K maps to the target's size
-    (at 448 px, 8 settings x 11 classes, 70 MB a face): in parts of <= 16 MB the batch never has to fit
-    at once, and the parts' buffers are reused instead of fresh pages (measured: LaPa at 112 px spent
-    most of its time in the kernel zeroing new pages, 30 of 42 ms a face)."""
+    """Rows of a minibatch per backward pass. Dense losses see G x K maps at the larger of the map's
+    size and the target's (a mask: at 448 px, 8 settings x 11 classes, 70 MB a face; landmark targets
+    are smaller than their maps): in parts of <= 16 MB the batch never has to fit at once, and the
+    parts' buffers are reused instead of fresh pages (measured: LaPa at 112 px spent most of its time
+    in the kernel zeroing new pages, 30 of 42 ms a face)."""
     if x.dim() == 2:
         return len(x)
     settings, _, outputs = heads.weight.shape
-    pixels = max(x[0, 0].numel(), y[0].numel() if y.dim() >= 3 else 0)
+    pixels = max(x[0, 0].numel(), y[0].numel())
     return max(1, (16 << 20) // (4 * settings * outputs * pixels))
 
 

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from farl_bench.data.records import DatasetSplits, FaceRecord
 from farl_bench.errors import UserError
-from farl_bench.families.base import ArrayScorer, Family, Scorer
+from farl_bench.families.base import ArrayScorer, Family, Scorer, numbers
 from farl_bench.families.metrics.age import age_scores
 from farl_bench.registry import FAMILIES
 
@@ -35,6 +35,12 @@ class Age(Family):
 
     def num_outputs(self, meta: dict[str, Any]) -> int:
         return self.max_age + 1 if self.head == "ldl" else 1
+
+    def parse_prediction(self, value: Any, base_dir: Any, meta: dict[str, Any]) -> np.ndarray:
+        age = numbers(value, "an age in years")
+        if age.ndim != 0:
+            raise ValueError(f"expected one age in years, got {age.size} numbers")
+        return age
 
     def target(self, record: FaceRecord, data: DatasetSplits) -> np.ndarray:
         """(age, age_std) in years; age_std is NaN where the dataset gives none."""

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from farl_bench.data.records import DatasetSplits, FaceRecord
-from farl_bench.families.base import ArrayScorer, Family, Metric, Scorer
+from farl_bench.families.base import ArrayScorer, Family, Metric, Scorer, numbers
 from farl_bench.registry import FAMILIES
 
 
@@ -67,6 +67,14 @@ class Attributes(Family):
 
     def num_outputs(self, meta: dict[str, Any]) -> int:
         return len(meta["attribute_names"])
+
+    def parse_prediction(self, value: Any, base_dir: Any, meta: dict[str, Any]) -> np.ndarray:
+        n = self.num_outputs(meta)
+        wanted = f"{n} probabilities (0..1), one per attribute in the dataset's order"
+        probabilities = numbers(value, wanted)
+        if probabilities.shape != (n,) or (probabilities < 0).any() or (probabilities > 1).any():
+            raise ValueError(f"expected {wanted}, got {value!r:.60}")
+        return probabilities
 
     def target(self, record: FaceRecord, data: DatasetSplits) -> np.ndarray:
         return np.asarray(record.attributes, bool)

@@ -88,6 +88,17 @@ class ArrayScorer(Scorer):
         return self._score(pred[rows], target[rows])
 
 
+def numbers(value: Any, wanted: str) -> np.ndarray:
+    """`value` as a float64 array; ValueError naming `wanted` when it holds anything but numbers."""
+    try:
+        out = np.asarray(value, np.float64)
+    except (ValueError, TypeError):
+        raise ValueError(f"expected {wanted}, got {value!r:.60}") from None
+    if not np.isfinite(out).all():
+        raise ValueError(f"expected {wanted}, got a NaN or infinite value")
+    return out
+
+
 class Family:
     """Subclasses define what a task of this kind predicts and how it is scored.
 
@@ -147,9 +158,10 @@ class Family:
     #: The field of an outside prediction (one JSON line per face) that this family reads.
     prediction_field: str = ""
 
-    def parse_prediction(self, value: Any, base_dir: Any) -> Any:
-        """One outside prediction (the JSON value of `prediction_field`) -> what `decode` gives."""
-        return np.asarray(value)
+    def parse_prediction(self, value: Any, base_dir: Any, meta: dict[str, Any]) -> Any:
+        """One outside prediction (the JSON value of `prediction_field`) -> what `decode` gives;
+        ValueError or TypeError, saying what is wrong, for a value the family cannot score."""
+        return numbers(value, "a number or a list of numbers")
 
     def score(self, predictions: list[Any], targets: list[Any], meta: dict[str, Any]) -> dict[str, Metric]:
         """Score whole lists at once (selection on val, outside predictions)."""

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from farl_bench.data.records import DatasetSplits, FaceRecord
-from farl_bench.families.base import ArrayScorer, Family, Scorer
+from farl_bench.families.base import ArrayScorer, Family, Scorer, numbers
 from farl_bench.families.metrics.expression import expression_scores
 from farl_bench.registry import FAMILIES
 
@@ -21,6 +21,15 @@ class Expression(Family):
 
     def num_outputs(self, meta: dict[str, Any]) -> int:
         return len(meta["expression_names"])
+
+    def parse_prediction(self, value: Any, base_dir: Any, meta: dict[str, Any]) -> np.ndarray:
+        n = self.num_outputs(meta)
+        wanted = f"a class index 0..{n - 1} or {n} class probabilities"
+        prediction = numbers(value, wanted)
+        label = prediction.ndim == 0 and prediction == int(prediction) and 0 <= prediction < n
+        if not (label or prediction.shape == (n,)):
+            raise ValueError(f"expected {wanted}, got {value!r:.60}")
+        return prediction
 
     def target(self, record: FaceRecord, data: DatasetSplits) -> int:
         return int(record.expression)

@@ -12,7 +12,7 @@ from torch import nn
 
 from farl_bench.backbones import FeatureSpec
 from farl_bench.data.records import DatasetSplits, FaceRecord
-from farl_bench.families.base import Family, Metric, Scorer
+from farl_bench.families.base import Family, Metric, Scorer, numbers
 from farl_bench.families.heads import DenseHead, LinearDenseHead
 from farl_bench.families.metrics.landmarks import landmark_scores
 from farl_bench.registry import FAMILIES
@@ -97,10 +97,11 @@ class Landmarks(Family):
     dense = True
     prediction_field = "landmarks"  # K x [x, y] in original-image pixels
 
-    def parse_prediction(self, value: Any, base_dir: Any) -> np.ndarray:
-        points = np.asarray(value, np.float64)
-        if points.ndim != 2 or points.shape[1] != 2:
-            raise ValueError(f"landmarks must be a list of [x, y] pairs, got shape {points.shape}")
+    def parse_prediction(self, value: Any, base_dir: Any, meta: dict[str, Any]) -> np.ndarray:
+        n = self.num_outputs(meta)
+        points = numbers(value, f"{n} [x, y] pairs")
+        if points.shape != (n, 2):
+            raise ValueError(f"expected {n} [x, y] pairs, got an array of shape {points.shape}")
         return points
 
     def __init__(self, thresholds: dict[str, float | list[float]] | None = None, heatmap_radius: float = 1.5,

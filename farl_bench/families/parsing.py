@@ -71,7 +71,7 @@ class Parsing(Family):
     dense = True
     prediction_field = "mask"  # a label-map PNG path, or {class id: COCO RLE}
 
-    def parse_prediction(self, value: Any, base_dir: Any) -> np.ndarray:
+    def parse_prediction(self, value: Any, base_dir: Any, meta: dict[str, Any]) -> np.ndarray:
         """A PNG path (relative to the predictions file) or {"<class id>": COCO RLE, ...} painted in
         key order onto background 0."""
         if isinstance(value, str):
