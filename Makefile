@@ -7,9 +7,9 @@ SYNTH := datasets/synthetic
 BENCH_BACKBONES := pixels,hog,timm:resnet18,timm:vit_tiny_patch16_224
 BENCH_TASKS := celeba,lapa,aflw19,appa_real,rafdb
 
-.PHONY: venv bench test perf clean smoke smoke-baseline report
+.PHONY: venv bench test perf clean smoke smoke-baseline report wheel
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
@@ -42,6 +42,11 @@ smoke-baseline: $(STAMP)
 	rm -rf results/smoke
 	$(PY) -m farl_bench smoke --results results/smoke
 	cp results/smoke/results.csv results/baselines/synthetic-smoke.csv
+
+# dist/farl_bench-<version>-py3-none-any.whl, with the task specs and the smoke baseline inside; offline.
+wheel: $(STAMP)
+	$(PY) -m pip wheel -q --disable-pip-version-check --no-deps --no-build-isolation -w dist .
+	rm -rf build
 
 report: $(STAMP)
 	$(PY) -m farl_bench report --results results --out results/report

@@ -42,6 +42,16 @@ def bracketed(ours: Callable[[], object], baseline: Callable[[], object], rounds
     return min(ours_s), min(base_s)
 
 
+def native_bf16_cpu() -> bool:
+    """Whether this CPU runs bf16 in hardware (AVX512-BF16 or AMX); elsewhere torch emulates it."""
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
+def skip(bench_id: str, reason: str) -> None:
+    """Print `<id> SKIP  # reason`: a benchmark whose goal this machine cannot judge."""
+    print(f"{bench_id} SKIP  # {reason}", flush=True)
+
+
 def report(bench_id: str, ratio: float, goal: float, higher_is_better: bool, details: str = "") -> None:
     """Print `<id> <ratio> <goal> PASS|FAIL  # details`."""
     passed = ratio >= goal if higher_is_better else ratio <= goal

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from _common import report, seconds
+from _common import native_bf16_cpu, report, seconds, skip
 from farl_bench.backbones import build
 from farl_bench.engine.precision import FrozenForward
 
@@ -13,6 +13,10 @@ BATCH, ROUNDS = 16, 4
 
 
 def main() -> None:
+    if not native_bf16_cpu():
+        skip("P7", "this CPU has no native bf16 (AVX512-BF16 or AMX): torch emulates it, slower than fp32, "
+             "and --precision auto picks fp32 here")
+        return
     backbone = build("timm:vit_base_patch16_224", 224)
     images = torch.randn(BATCH, 3, 224, 224, generator=torch.Generator().manual_seed(0))
     forwards = {p: FrozenForward(backbone, "cpu", p) for p in ("fp32", "bf16")}

@@ -3,13 +3,14 @@ family's head and loss, per-depth AdamW groups, as the finetune protocol builds 
 model with its own 40-way head, same loss and AdamW, both under bf16 autocast on the same batches
 already on the device (loading is P3). Goal: >= 0.9.
 
-On a CPU-only machine the same code runs on a small ViT and prints SKIP: the goal is for GPUs."""
+On a CPU-only machine with native bf16 the same code runs on a small ViT and prints SKIP (the goal
+is for GPUs); without native bf16 it prints SKIP at once."""
 from __future__ import annotations
 
 import timm
 import torch
 
-from _common import report, seconds
+from _common import native_bf16_cpu, report, seconds, skip
 from farl_bench.backbones import build
 from farl_bench.engine.precision import autocast
 from farl_bench.engine.trainer import FinetuneHparams, TaskModel, _param_groups
@@ -31,6 +32,9 @@ def steps(model: torch.nn.Module, optimizer: torch.optim.Optimizer, images, targ
 
 def main() -> None:
     cuda = torch.cuda.is_available()
+    if not cuda and not native_bf16_cpu():
+        skip("P8", "no GPU, and this CPU has no native bf16: its goal is for GPUs")
+        return
     device = "cuda" if cuda else "cpu"
     arch, size, batch, n_steps = ("vit_base_patch16_224", 224, 64, 30) if cuda else ("vit_small_patch16_224", 112, 8, 4)
     generator = torch.Generator().manual_seed(0)

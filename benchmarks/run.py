@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = sorted(HERE.glob("p[0-9]_*.py"))
+BENCHMARKS = sorted(HERE.glob("p[0-9]*_*.py"), key=lambda p: int(p.name[1:].split("_")[0]))  # p2 before p10
 
 
 def main() -> int:
@@ -18,7 +18,7 @@ def main() -> int:
     print(f"# {len(BENCHMARKS)} benchmarks on {os.cpu_count()} CPUs; load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
     for path in BENCHMARKS:
-        if only and not any(path.name.startswith(name) for name in only):
+        if only and not any(path.name.startswith(name + "_") for name in only):
             continue
         start = time.perf_counter()
         done = subprocess.run([sys.executable, str(path)], cwd=HERE, stdout=subprocess.PIPE, text=True)

@@ -5,19 +5,21 @@ import logging
 import os
 import sys
 from contextlib import contextmanager
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from farl_bench.errors import UserError
+from farl_bench.progress import ProgressFactory, bars, no_bars
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["-h", "--help"]},
                   help="Benchmark face representations on parsing, alignment, attributes, age and expression.")
 datasets_app = typer.Typer(no_args_is_help=True, help="Dataset tools: verify a tree, generate synthetic data.")
 app.add_typer(datasets_app, name="datasets")
@@ -25,11 +27,15 @@ cache_app = typer.Typer(no_args_is_help=True, help="The feature cache: list or c
 app.add_typer(cache_app, name="cache")
 splits_app = typer.Typer(no_args_is_help=True, help="Training subsets: export the manifests of draws.")
 app.add_typer(splits_app, name="splits")
-# Piped output (logs, CI) is not cut at rich's 80-column fallback.
-console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 140)
-err_console = Console(stderr=True)
+# Text prints as given (no markup: an error or a path holding "[x, y]" stays whole) and lines are never
+# folded (a log is read and grepped whole; a terminal wraps for the eye). Piped tables are not cut at
+# rich's 80-column fallback.
+console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 140, markup=False,
+                  soft_wrap=True)
+err_console = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
 
 DEFAULT_DATA_ROOT = Path(os.environ.get("FARL_BENCH_DATA", "datasets"))
+DEVICE_HELP = "auto (CUDA, else Apple MPS, else CPU), cpu, cuda, cuda:N, gpu (= cuda) or mps."
 CACHE_DIR_HELP = "Feature cache folder (default: $FARL_BENCH_CACHE, else ~/.cache/farl_bench)."
 
 
@@ -44,6 +50,11 @@ def _numbers(text: str, kind: Callable, option: str) -> list:
         raise UserError(f"{option} {text!r}: expected comma-separated numbers") from None
 
 
+def _seeds(text: str | None) -> list[int] | None:
+    """--seeds as integers (plan.draws checks them); None (the defaults) when not given."""
+    return None if text is None else _numbers(text, int, "--seeds")
+
+
 def _dataset_roots(items: list[str]) -> dict[str, Path]:
     roots = {}
     for item in items:
@@ -54,33 +65,61 @@ def _dataset_roots(items: list[str]) -> dict[str, Path]:
     return roots
 
 
-@contextmanager
-def _progress() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with Progress(*columns, console=err_console, transient=True) as bars:
-        def start(description: str, total: int) -> Callable[[int], None]:
-            task = bars.add_task(description, total=total)
-            return lambda n: bars.advance(task, n)
+def _chatty() -> bool:
+    """False under -q (and in torchrun's other processes): no bars, progress lines or summaries."""
+    return logging.getLogger().isEnabledFor(logging.INFO)
 
+
+@contextmanager
+def _progress() -> Iterator[ProgressFactory]:
+    """Bars in a terminal; piped, the per-cell log lines tell the progress instead."""
+    if not (err_console.is_terminal and _chatty()):
+        yield no_bars
+        return
+    with bars(err_console) as start:
         yield start
+
+
+def _print_error(message: str) -> None:
+    err_console.print(Text.assemble(("error:", "red"), " ", message))
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"farl-bench {package_version('farl-bench')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def global_options(
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                 help="Print the version and exit."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors, warnings and the final table: no "
+                               "progress bars or lines (put it before the command: farl-bench -q run ...)."),
+) -> None:
+    if quiet:
+        logging.getLogger().setLevel(logging.WARNING)
 
 
 def print_table(wide, title: str) -> None:
     """The wide leaderboard turned on its side: one row per task:metric@budget, one column per
     backbone + protocol, so many tasks stay readable in a terminal."""
+    from farl_bench.results.leaderboard import display_name
+
     table = Table(title=title)
     table.add_column("task:metric@budget", overflow="fold")
-    labels = [f"{b} ({p})" for b, p in zip(wide["backbone"], wide["protocol"])]
+    labels = [f"{display_name(b, w)} ({p})" for b, p, w in zip(wide["backbone"], wide["protocol"], wide["weights"])]
     for label in labels:
-        table.add_column(escape(label), justify="right", overflow="fold")
-    for column in wide.columns[2:]:
-        table.add_row(escape(column), *(f"{v:.2f}" for v in wide[column]))
+        table.add_column(label, justify="right", overflow="fold")
+    for column in wide.select_dtypes("number").columns:
+        table.add_row(column, *(f"{v:.2f}" for v in wide[column]))
     console.print(table)
 
 
 @app.command()
 def run(
-    backbone: list[str] = typer.Option(..., "--backbone", "-b", help="Backbone spec(s), repeatable or comma-separated."),
+    backbone: list[str] = typer.Option(..., "--backbone", "-b", help="Backbone spec(s), repeatable or comma-separated; "
+                                       "LABEL=SPEC shows it as LABEL in tables (r50=timm:resnet50)."),
     tasks: str = typer.Option(..., "--tasks", "-t", help="Comma-separated task names (see `list tasks`)."),
     protocol: str = typer.Option("linear", "--protocol", "-p", help="Comma-separated protocols."),
     data_root: Path = typer.Option(DEFAULT_DATA_ROOT, help="Folder holding the dataset folders ($FARL_BENCH_DATA)."),
@@ -97,8 +136,8 @@ def run(
     bootstrap: int = typer.Option(1000, min=0, help="Bootstrap resamples of the test faces for the 95% intervals "
                                   "(0: none)."),
     set_: list[str] = typer.Option([], "--set", help="Override a task setting KEY=VALUE, e.g. input_size=112."),
-    force: bool = typer.Option(False, help="Re-run cells already recorded."),
-    device: str = typer.Option("cpu", help="cpu, cuda or cuda:N."),
+    force: bool = typer.Option(False, help="Re-run cells already recorded, computing their features again."),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
     batch_size: int = typer.Option(64, min=1, help="Images per backbone forward."),
     workers: Optional[int] = typer.Option(None, min=0, help="Data-loading worker processes (default: 0 on "
                                           "CPU, where the forward uses every core; up to 8 with a GPU)."),
@@ -132,18 +171,13 @@ def run(
 
     cells = expand(_split_csv(backbone), _split_csv([tasks]), _split_csv([protocol]),
                    _numbers(fractions or "", float, "--fractions"),
-                   None if seeds is None else _numbers(seeds, int, "--seeds"),
-                   _numbers(shots or "", int, "--shots"), split_manifest)
+                   _seeds(seeds), _numbers(shots or "", int, "--shots"), split_manifest)
     if shard is not None:
         cells = shard_of(cells, *parse_shard(shard))
         if not cells:
-            console.print(f"shard {shard} of this grid is empty: nothing to run")
+            if _chatty():
+                console.print(f"shard {shard} of this grid is empty: nothing to run")
             return
-    if device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UserError(f"--device {device}: no CUDA device is available here; use --device cpu")
     options = RunOptions(data_root, results, parse_overrides(set_), _dataset_roots(root), force, device,
                          batch_size, workers, select_on, skip_bad, deterministic=deterministic,
                          bootstrap=bootstrap, precision=precision, compile=compile_,
@@ -153,11 +187,12 @@ def run(
             new = run_cells(cells, options, progress)
         except KeyboardInterrupt:
             err_console.print(f"interrupted: the cells finished so far are in {results}/; "
-                              "the same command resumes with the rest", highlight=False, soft_wrap=True)
+                              "the same command resumes with the rest")
             raise typer.Exit(130) from None
     if not distributed.is_main():
         return  # the main process reports and writes the tables
-    console.print(f"{len(new)} new run(s), {len(cells) - len(new)} already recorded; results in {results}/")
+    if _chatty():
+        console.print(f"{len(new)} new run(s), {len(cells) - len(new)} already recorded; results in {results}/")
     print_table(write_tables(results), f"leaderboard ({results}/leaderboard.csv)")
 
 
@@ -190,7 +225,7 @@ def sweep(
         return
     failures = wait_for(jobs)
     for line in failures:
-        err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
+        _print_error(line)
     if failures:
         raise typer.Exit(1)
     leaderboard(results)
@@ -205,7 +240,7 @@ def merge(
     from farl_bench.results.merge import merge as merge_folders
 
     added, skipped = merge_folders(sources, into)
-    console.print(f"{added} record(s) merged into {into}/, {skipped} already there", soft_wrap=True)
+    console.print(f"{added} record(s) merged into {into}/, {skipped} already there")
     leaderboard(into)
 
 
@@ -251,8 +286,8 @@ def compare(
                   title=f"compare: {len(verdict)} numbers, {len(verdict) - len(shown)} same")
     for _, row in shown.iterrows():
         subset = "" if row.subset == "test" else f" [{row.subset}]"
-        table.add_row(row.status, escape(f"{row.task}:{row.metric}@{row.budget}{subset}"),
-                      escape(row.candidate_backbone), f"{row.baseline:.3f}", f"{row.candidate:.3f}",
+        table.add_row(row.status, f"{row.task}:{row.metric}@{row.budget}{subset}",
+                      row.candidate_backbone, f"{row.baseline:.3f}", f"{row.candidate:.3f}",
                       "" if row.status in ("missing", "incomparable") else f"±{row.tolerance:.3f}")
     console.print(table)
     console.print("PASS" if passed(verdict) else "FAIL: the candidate regressed (or lacks numbers)")
@@ -266,7 +301,7 @@ def smoke(
     data_root: Path = typer.Option(Path("datasets/synthetic-small"), help="Where the small synthetic datasets "
                                    "are (generated there when missing)."),
     results: Path = typer.Option(Path("results/smoke"), help="Results folder."),
-    force: bool = typer.Option(False, help="Re-run cells already recorded."),
+    force: bool = typer.Option(False, help="Re-run cells already recorded, computing their features again."),
 ) -> None:
     """The smoke suite (about a minute on a CPU); gate it with `farl-bench compare --baseline
     results/baselines/synthetic-smoke.csv --candidate RESULTS`."""
@@ -292,13 +327,11 @@ def splits_export(
 ) -> None:
     """Write the manifests (kept training ids) of a grid of draws, for publication, without running."""
     from farl_bench.engine.export import export_splits
-    from farl_bench.engine.runner import RunOptions
     from farl_bench.tasks import parse_overrides
 
     index = export_splits(_split_csv([tasks]), _numbers(fractions or "", float, "--fractions"),
-                          None if seeds is None else _numbers(seeds, int, "--seeds"),
-                          _numbers(shots or "", int, "--shots"),
-                          RunOptions(data_root, results, parse_overrides(set_), _dataset_roots(root)))
+                          _seeds(seeds), _numbers(shots or "", int, "--shots"),
+                          results, data_root, _dataset_roots(root), parse_overrides(set_))
     console.print(f"{len(index)} manifest(s) and index.csv written under {results}/splits/")
 
 
@@ -313,6 +346,7 @@ def score(
     """Score another tool's predictions with the suite's metrics."""
     import json
 
+    from farl_bench.results.store import write_atomic
     from farl_bench.scoring import score as score_predictions
     from farl_bench.tasks import parse_overrides
 
@@ -321,12 +355,10 @@ def score(
     for subset, values in metrics.items():
         for name, m in values.items():
             if "/" not in name:  # per-class rows stay in the file
-                table.add_row(escape(subset), escape(name), f"{m['value']:.3f}", m["unit"])
+                table.add_row(subset, name, f"{m['value']:.3f}", m["unit"])
     console.print(table)
     target = out or predictions.with_suffix(".metrics.json")
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(json.dumps({"task": task, "predictions": str(predictions), "metrics": metrics}, indent=1))
-    tmp.replace(target)
+    write_atomic(target, json.dumps({"task": task, "predictions": str(predictions), "metrics": metrics}, indent=1))
     console.print(f"metrics written to {target}")
 
 
@@ -340,9 +372,9 @@ def backbone_info(
     from farl_bench.backbones.tools import describe
 
     facts = describe(build(spec, input_size))
-    table = Table("", "", title=escape(facts["spec"]))
+    table = Table("", "", title=facts["spec"])
     for key, value in facts.items():
-        table.add_row(key, escape(str(value)))
+        table.add_row(key, str(value))
     console.print(table)
 
 
@@ -354,26 +386,30 @@ def embed(
     layers: bool = typer.Option(False, help="Also write each level map as OUT.level<i>.npy."),
     input_size: Optional[int] = typer.Option(None, min=1, help="Input size to build the backbone for."),
     batch_size: int = typer.Option(32, min=1),
-    device: str = typer.Option("cpu"),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
 ) -> None:
     """Export backbone features of your own images (and the image list beside them, OUT.txt)."""
+    import io
+
     import numpy as np
 
     from farl_bench.backbones import build
     from farl_bench.backbones.tools import embed as embed_images
+    from farl_bench.engine.devices import resolve_device
+    from farl_bench.results.store import write_atomic
 
+    device = resolve_device(device)  # a bad name fails before the backbone is built
     paths = sorted(p for p in images.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     if not paths:
         raise UserError(f"--images {images}: no .jpg/.jpeg/.png files found")
     model = build(backbone, input_size)
     result = embed_images(model, paths, layers=layers, batch_size=batch_size, device=device)
     pooled, maps = result if layers else (result, [])
-    out.parent.mkdir(parents=True, exist_ok=True)
     for target, array in [(out, pooled), *((out.with_suffix(f".level{i}.npy"), m) for i, m in enumerate(maps))]:
-        tmp = target.with_name(f".{target.stem}.tmp.npy")
-        np.save(tmp, array)
-        tmp.replace(target)
-    out.with_suffix(".txt").write_text("\n".join(str(p) for p in paths) + "\n")
+        buffer = io.BytesIO()
+        np.save(buffer, array)
+        write_atomic(target, buffer.getvalue())
+    write_atomic(out.with_suffix(".txt"), "\n".join(str(p) for p in paths) + "\n")
     console.print(f"{len(paths)} images -> {out} {tuple(pooled.shape)}" + (f" and {len(maps)} level maps" if maps else ""))
 
 
@@ -389,9 +425,9 @@ def list_(what: str = typer.Argument(..., help="tasks, datasets, backbones or pr
             try:
                 spec = load_task(name)
             except UserError as err:  # one broken spec must not hide the others
-                table.add_row(name, "", "", "", f"[red]invalid:[/red] {escape(str(err))}")
+                table.add_row(name, "", "", "", Text.assemble(("invalid:", "red"), f" {err}"))
                 continue
-            table.add_row(name, spec.family, spec.dataset, escape(", ".join(spec.metrics)), escape(spec.description))
+            table.add_row(name, spec.family, spec.dataset, ", ".join(spec.metrics), spec.description)
         console.print(table)
         return
     if what == "datasets":
@@ -410,7 +446,8 @@ def list_(what: str = typer.Argument(..., help="tasks, datasets, backbones or pr
     if what not in registries:
         raise UserError(f"cannot list {what!r}: choose tasks, datasets, backbones or protocols")
     for name in registries[what].names():
-        console.print(name)
+        summary = (registries[what].get(name).__doc__ or "").strip().splitlines()
+        console.print(f"{name:<10} {summary[0] if summary else ''}".rstrip())
 
 
 @cache_app.command("ls")
@@ -431,7 +468,7 @@ def cache_ls(cache_dir: Optional[Path] = typer.Option(None, help=CACHE_DIR_HELP)
         console.print(f"{e.key[:12]}  {e.meta.get('kind', '?')}  {e.meta.get('backbone', '')}  "
                       f"{e.meta.get('task', '')}/{e.meta.get('split', '')}  {e.meta.get('precision', '')}  "
                       f"rows={e.meta.get('rows', '')}  [{arrays}]  {e.size / 1e6:.1f} MB  last used {used}",
-                      highlight=False, markup=False, soft_wrap=True)
+                      highlight=False)
     console.print(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, "
                   f"{sum(e.size for e in entries) / 1e9:.2f} GB")
 
@@ -460,9 +497,9 @@ def verify(
     folder = root or data_root / DATASETS.get(name).folder
     report = run_verify(name, folder, full)
     table = Table("check", "", "detail", title=f"{name} at {folder}")
-    marks = {True: "[green]ok[/green]", False: "[red]FAIL[/red]", None: "[dim]info[/dim]"}
+    marks = {True: Text("ok", "green"), False: Text("FAIL", "red"), None: Text("info", "dim")}
     for check in report.checks:
-        table.add_row(escape(check.name), marks[check.ok], escape(check.detail))
+        table.add_row(check.name, marks[check.ok], check.detail)
     console.print(table)
     for path in report.missing[:50]:
         console.print(f"missing: {path}", highlight=False)
@@ -470,6 +507,8 @@ def verify(
         console.print(f"... and {len(report.missing) - 50} more missing files")
     for line in report.undecodable:
         console.print(f"broken: {line}", highlight=False)
+    for line in report.wrong_size:
+        console.print(f"wrong size: {line}", highlight=False)
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -484,12 +523,12 @@ def synth(
     from farl_bench.data import synthetic
 
     with _progress() as progress:
-        bars: dict[str, Callable[[int], None]] = {}
+        advances: dict[str, Callable[[int], None]] = {}
 
         def report(name: str, done: int, total: int) -> None:
-            if name not in bars:
-                bars[name] = progress(f"synth {name}", total)
-            bars[name](1)
+            if name not in advances:
+                advances[name] = progress(f"synth {name}", total)
+            advances[name](1)
 
         try:
             counts = synthetic.generate(out, scale, seed, _split_csv(only) or None, report)
@@ -502,10 +541,26 @@ def synth(
 
 def main() -> None:
     """Console entry: user mistakes become one line on stderr and exit code 2."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s",
-                        handlers=[RichHandler(console=err_console, show_time=False, show_path=False)])
+    logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[_log_handler()])
     try:
         app()  # click's standalone mode prints usage errors itself and exits 2
     except UserError as err:
-        err_console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+        _print_error(str(err))
         sys.exit(2)
+
+
+class _PlainFormatter(logging.Formatter):
+    """Messages as they are; warnings and errors marked 'warning: ...', 'error: ...'."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return text if record.levelno < logging.WARNING else f"{record.levelname.lower()}: {text}"
+
+
+def _log_handler() -> logging.Handler:
+    """Rich's handler in a terminal; piped (a log file, CI, Slurm), plain lines that nothing folds."""
+    if err_console.is_terminal:
+        return RichHandler(console=err_console, show_time=False, show_path=False)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_PlainFormatter())
+    return handler

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -34,6 +35,16 @@ class RunSpec:
     seed: int
     shots: int | None = None
     manifest: str | None = None  # path of a list of training ids (--split-manifest)
+    label: str | None = None  # display name given as LABEL=SPEC; not part of the cell key
+
+    @property
+    def backbone_name(self) -> str:
+        """What tables, plots and the report call the backbone: its label, else its spec."""
+        return self.label or self.backbone
+
+
+#: `LABEL=SPEC`: a label is these characters up to an `=` that comes before any `:` or `?`.
+LABELLED = re.compile(r"([A-Za-z0-9_.+-]+)=(.*)", re.DOTALL)
 
 
 @lru_cache(maxsize=None)
@@ -65,6 +76,8 @@ def draws(fractions: list[float], seeds: list[int] | None = None, shots: list[in
     shots = shots or []
     if seeds is not None and not seeds:
         raise UserError("--seeds is empty: give at least one value, or leave it out for the defaults")
+    if seeds is not None and any(seed < 0 for seed in seeds):
+        raise UserError(f"--seeds {','.join(map(str, seeds))!r}: seeds are integers >= 0, e.g. --seeds 0,1,2")
     for fraction in fractions:
         if not 0 < fraction <= 1:
             raise UserError(f"--fractions: {fraction} is outside (0, 1]")
@@ -87,6 +100,36 @@ def draws(fractions: list[float], seeds: list[int] | None = None, shots: list[in
     return out
 
 
+def parse_backbone(text: str) -> tuple[str | None, str]:
+    """`r50=timm:resnet50` -> ('r50', 'timm:resnet50'); a spec without a label -> (None, canonical spec).
+    `hog?cell=8` and `timm:x?pretrained=1` have no label: their `=` comes after `?` or `:`."""
+    match = LABELLED.fullmatch(text.strip())
+    label, spec = (match[1], match[2]) if match else (None, text)
+    if not spec.strip():
+        raise UserError(f"--backbone {text!r}: the label {label!r} names no spec; write LABEL=SPEC, "
+                        "e.g. r50=timm:resnet50")
+    return label, str(parse_spec(spec))
+
+
+def backbone_labels(backbones: list[str]) -> dict[str, str | None]:
+    """Canonical spec -> label (None: shown by its spec), in the order given; a spec given twice
+    counts once. Two labels for one spec, or one display name for two specs, is refused."""
+    labels: dict[str, str | None] = {}
+    for text in backbones:
+        label, spec = parse_backbone(text)
+        if labels.get(spec) and label and labels[spec] != label:
+            raise UserError(f"--backbone: {spec} is labelled both {labels[spec]!r} and {label!r}; give it one label")
+        labels[spec] = labels.get(spec) or label
+    shown: dict[str, str] = {}
+    for spec, label in labels.items():
+        name = label or spec
+        if name in shown:
+            raise UserError(f"--backbone: {name!r} would name both {shown[name]} and {spec} in the tables; "
+                            "give them different labels")
+        shown[name] = spec
+    return labels
+
+
 def expand(backbones: list[str], tasks: list[str], protocols: list[str], fractions: list[float],
            seeds: list[int] | None = None, shots: list[int] | None = None,
            manifest: Path | None = None) -> list[RunSpec]:
@@ -97,18 +140,18 @@ def expand(backbones: list[str], tasks: list[str], protocols: list[str], fractio
     for protocol in protocols:
         PROTOCOLS.get(protocol)  # unknown names fail before any work
     grid = draws(fractions, seeds, shots, manifest)
-    canonical = [str(parse_spec(b)) for b in backbones]
-    return [RunSpec(backbone, task, protocol, **draw)
-            for backbone, task, protocol, draw in itertools.product(canonical, tasks, protocols, grid)]
+    labels = backbone_labels(backbones)
+    return [RunSpec(backbone, task, protocol, **draw, label=labels[backbone])
+            for backbone, task, protocol, draw in itertools.product(labels, tasks, protocols, grid)]
 
 
 def cell_key(cell: RunSpec, backbone_fingerprint: str, task_version: str, hparams: dict[str, Any]) -> str:
     """sha256 over everything that decides a cell's numbers; equal keys mean an equal experiment.
 
     Unset budget fields are left out (so fraction cells keep the keys they had before shots
-    existed), and a manifest counts by its ids, not by its path.
+    existed), a manifest counts by its ids, not by its path, and a display label does not count.
     """
-    fields = {k: v for k, v in asdict(cell).items() if v is not None}
+    fields = {k: v for k, v in asdict(cell).items() if v is not None and k != "label"}
     if cell.manifest:
         fields["manifest"] = manifest_digest(cell.manifest)
     blob = json.dumps({**fields, "backbone_fingerprint": backbone_fingerprint,

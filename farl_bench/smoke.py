@@ -15,6 +15,7 @@ import pandas as pd
 
 from farl_bench.data import synthetic
 from farl_bench.engine.runner import ProgressFactory, RunOptions, run_cells
+from farl_bench.packaged import packaged
 from farl_bench.plan import expand
 from farl_bench.results.leaderboard import write_tables
 from farl_bench.tasks import load_task
@@ -29,7 +30,7 @@ OVERRIDES = {"input_size": 32, "protocols.linear.epochs": 5, "protocols.linear.l
              "protocols.linear.weight_decays": [0.0, 0.001]}
 BOOTSTRAP = 200
 SCALE, DATA_SEED = "small", 0
-BASELINE = Path(__file__).resolve().parent.parent / "results" / "baselines" / "synthetic-smoke.csv"
+BASELINE = packaged("baselines", "results/baselines") / "synthetic-smoke.csv"
 
 
 def run_smoke(results: Path, data: Path, backbones: list[str] | None = None, force: bool = False,

@@ -5,17 +5,22 @@ import difflib
 import hashlib
 import json
 import os
+from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from farl_bench.errors import UserError
+from farl_bench.packaged import packaged
 from farl_bench.registry import DATASETS, FAMILIES, PROTOCOLS
 
-#: Built-in task specs live at the repository root, beside the package.
-BUILTIN_TASKS_DIR = Path(__file__).resolve().parent.parent / "tasks"
+if TYPE_CHECKING:  # the families import torch and the backbones; data/ imports this module
+    from farl_bench.families.base import Family
+
+#: Built-in task specs: tasks/ at the repository root, shipped in the wheel as farl_bench/builtin_tasks/.
+BUILTIN_TASKS_DIR = packaged("builtin_tasks", "tasks")
 
 
 class Strict(BaseModel):
@@ -50,17 +55,31 @@ class TaskSpec(Strict):
 
     @property
     def version(self) -> str:
-        """Short hash of the resolved spec: any change of setting gives a new version."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:10]
+        """Short hash of the whole resolved spec, every protocol's settings included."""
+        return _short_hash(self.model_dump(mode="json"))
+
+    def version_for(self, protocol: str) -> str:
+        """Short hash of the resolved spec with only `protocol`'s section of `protocols`: the version
+        of that protocol's cells, which a setting of another protocol leaves as it was."""
+        spec = self.model_dump(mode="json")
+        spec["protocols"] = {name: section for name, section in spec["protocols"].items() if name == protocol}
+        return _short_hash(spec)
 
     def protocol_hparams(self, protocol: str) -> dict[str, Any]:
         return dict(self.protocols.get(protocol, {}))
 
 
+def _short_hash(spec: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:10]
+
+
 def task_dirs() -> list[Path]:
     """Where task specs are looked up: $FARL_BENCH_TASKS (os.pathsep-separated) first, then built-ins."""
     extra = [Path(p) for p in os.environ.get("FARL_BENCH_TASKS", "").split(os.pathsep) if p]
+    for folder in extra:
+        if not folder.is_dir():
+            raise UserError(f"$FARL_BENCH_TASKS names {folder}, which is not a folder: create it, or fix "
+                            "or unset the variable")
     return [*extra, BUILTIN_TASKS_DIR]
 
 
@@ -140,4 +159,34 @@ def load_task(name: str, overrides: dict[str, Any] | None = None) -> TaskSpec:
         if protocol not in PROTOCOLS:
             raise UserError(f"{path}: key 'protocols.{protocol}': unknown protocol "
                             f"(known: {', '.join(PROTOCOLS.names())})")
+    make_family(spec, source=path)  # family_options and metric names, before any data is read
     return spec
+
+
+def make_family(spec: TaskSpec, meta: dict[str, Any] | None = None, source: Path | None = None) -> Family:
+    """The family `spec` names, built with its family_options, after checking that each of its
+    `metrics` is a name the family gives: for the dataset whose meta is given, or (meta None) in form.
+    Errors name `source` (default: the task's file)."""
+    try:
+        family = FAMILIES.get(spec.family)(**spec.family_options)
+    except TypeError as err:
+        raise UserError(f"{source or _where(spec)}: key 'family_options': {err}") from None
+    known = family.metric_names(meta)
+    for metric in spec.metrics if known is not None else []:
+        if not any(fnmatchcase(metric, pattern) for pattern in known):
+            close = difflib.get_close_matches(metric, known, n=3, cutoff=0.6)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            scope = f"the {spec.family} family on dataset {spec.dataset!r}" if meta else f"the {spec.family} family"
+            per_class = sorted({name.split("/")[0] + "/<class>" for name in known if "/" in name})
+            listed = ", ".join([name for name in known if "/" not in name] + per_class)
+            raise UserError(f"{source or _where(spec)}: key 'metrics': {metric!r} is not a metric of {scope}"
+                            f"{hint} (known: {listed})")
+    return family
+
+
+def _where(spec: TaskSpec) -> str:
+    """The task's file for an error message, or its name where it was loaded from a path."""
+    try:
+        return str(find_task_file(spec.name))
+    except UserError:
+        return f"task {spec.name!r}"

@@ -1,5 +1,6 @@
 """The checkpoint kinds (ckpt, clip, farl), python factories, entry-point kinds, and the describe/embed tools."""
 import hashlib
+import importlib
 import math
 import sys
 import textwrap
@@ -341,12 +342,76 @@ def test_py_factory_gets_the_input_size_and_a_weights_file(factories, tmp_path):
     path = tmp_path / "plain.safetensors"
     save_file({f"module.{k}": v for k, v in state.items()}, path)
     loaded = build(f"py:{factories}:plain?weights={path}")
-    assert torch.all(loaded.module.conv.weight == 0.5) and loaded.fingerprint == sha256(path)
+    assert torch.all(loaded.module.conv.weight == 0.5)
+    assert loaded.fingerprint == build(f"py:{factories}:plain?weights={path}").fingerprint
+    assert loaded.fingerprint != build(f"py:{factories}:plain").fingerprint  # the random init
+    save_file({f"module.{k}": v * 2 for k, v in state.items()}, path)
+    assert build(f"py:{factories}:plain?weights={path}").fingerprint != loaded.fingerprint
 
 
-def test_py_backbone_is_used_as_it_is(factories):
+def test_py_backbone_is_used_as_it_is_its_own_fingerprint_joined_with_its_code(factories, tmp_path):
     backbone = build(f"py:{factories}:Ready")
-    assert backbone.fingerprint == "made-by-hand" and backbone.spec == f"py:{factories}:Ready"
+    assert backbone.spec == f"py:{factories}:Ready" and len(backbone.fingerprint) == 64
+    assert build(f"py:{factories}:Ready").fingerprint == backbone.fingerprint
+    source = tmp_path / f"{factories}.py"
+    source.write_text(source.read_text().replace('"made-by-hand"', '"made-again"'))
+    assert build(f"py:{factories}:Ready").fingerprint != backbone.fingerprint
+
+
+PACKAGE = {
+    "__init__.py": "",
+    "nets.py": textwrap.dedent("""
+        import torch
+        from .scale import SCALE
+
+        class Net(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = torch.nn.Conv2d(3, 4, 4, stride=4)
+
+            def forward(self, x):
+                return self.conv(x) * SCALE
+
+        def build():
+            return Net()
+    """),
+    "scale.py": "SCALE = 1.0\n",
+}
+
+
+def write_package(folder, name, files):
+    for relative, text in files.items():
+        (folder / name / relative).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name / relative).write_text(text)
+
+
+def test_py_fingerprint_covers_every_file_of_the_factory_package_wherever_it_lies(tmp_path, monkeypatch):
+    name = f"face_pkg_{tmp_path.name.replace('-', '_')}"
+    spec = f"py:{name}.nets:build"
+    monkeypatch.syspath_prepend(str(tmp_path / "a"))
+    write_package(tmp_path / "a", name, PACKAGE)
+
+    def fresh_build():
+        for module in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            del sys.modules[module]  # import the code as it is now on disk
+        return build(spec, input_size=8)
+
+    first = fresh_build()
+    assert fresh_build().fingerprint == first.fingerprint
+    # a constant of the forward only, in a file beside the factory's: same weights, other features
+    write_package(tmp_path / "a", name, {"scale.py": "SCALE = 2.0\n"})
+    doubled = fresh_build()
+    assert doubled.fingerprint != first.fingerprint
+    torch.testing.assert_close(doubled.module.conv.weight, first.module.conv.weight)
+    write_package(tmp_path / "a", name, {"scale.py": "SCALE = 1.0\n", "more/helpers.py": "X = 1\n"})
+    grown = fresh_build()  # a file the factory does not even import
+    assert grown.fingerprint not in (first.fingerprint, doubled.fingerprint)
+    write_package(tmp_path / "b", name, {**PACKAGE, "more/helpers.py": "X = 1\n"})  # the same code elsewhere
+    monkeypatch.syspath_prepend(str(tmp_path / "b"))
+    moved = fresh_build()
+    assert str(tmp_path / "b") in sys.modules[name].__file__ and moved.fingerprint == grown.fingerprint
+    for module in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+        del sys.modules[module]
 
 
 @pytest.mark.parametrize("target, message", [
@@ -361,22 +426,44 @@ def test_py_mistakes_are_one_clear_error(factories, target, message):
         build("py:" + target.format(m=factories))
 
 
-def test_entry_point_plugins_add_backbone_kinds(monkeypatch):
-    from farl_bench.backbones.python_factory import adapt
+PLUGIN = """
+import torch
+from farl_bench.backbones.python_factory import adapt
+
+def build_myface(spec, input_size):
+    return adapt(torch.nn.Conv2d(3, 5, 2, stride=2), input_size, f"mine:{spec.target}")
+"""
+
+
+def test_entry_point_plugins_add_backbone_kinds_fingerprinted_with_their_code(monkeypatch, tmp_path):
+    plugin = f"face_plugin_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{plugin}.py").write_text(PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
 
     class FakeEntryPoint:
         name = "myface"
 
         def load(self):
-            return lambda spec, input_size: adapt(torch.nn.Conv2d(3, 5, 2, stride=2), input_size, f"mine:{spec.target}")
+            sys.modules.pop(plugin, None)
+            return importlib.import_module(plugin).build_myface
+
+    def fresh_registry():
+        monkeypatch.setattr(BACKBONES, "_items", {k: v for k, v in BACKBONES._items.items() if k != "myface"})
+        monkeypatch.setattr(BACKBONES, "_loaded", False)
 
     monkeypatch.setattr("farl_bench.registry.entry_points",
                         lambda group: [FakeEntryPoint()] if group == "farl_bench.backbones" else [])
-    monkeypatch.setattr(BACKBONES, "_items", dict(BACKBONES._items))
-    monkeypatch.setattr(BACKBONES, "_loaded", False)
+    fresh_registry()
     backbone = build("myface:v2", input_size=8)
-    assert backbone.fingerprint == "mine:v2" and backbone.feature_spec.channels == (5,)
+    assert backbone.feature_spec.channels == (5,) and backbone.module.stride == (2, 2)
+    assert backbone.fingerprint not in ("", "mine:v2") and build("myface:v2", 8).fingerprint == backbone.fingerprint
+    assert build("myface:v3", 8).fingerprint != backbone.fingerprint  # the plug-in's own part still counts
     assert {"ckpt", "clip", "farl", "myface", "pixels", "py", "timm"} <= set(BACKBONES.names())
+    (tmp_path / f"{plugin}.py").write_text(PLUGIN.replace("stride=2", "stride=1"))  # same weights, new code
+    fresh_registry()
+    changed = build("myface:v2", input_size=8)
+    assert changed.module.stride == (1, 1) and changed.fingerprint != backbone.fingerprint
+    sys.modules.pop(plugin, None)
 
 
 def test_describe_states_levels_preprocessing_size_and_identity():

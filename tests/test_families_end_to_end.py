@@ -20,8 +20,8 @@ import torch
 
 from farl_bench.backbones import Preprocess
 from farl_bench.data.samples import FaceSamples
-from farl_bench.engine.runner import RunOptions, make_family, read_dataset
-from farl_bench.tasks import load_task
+from farl_bench.data.dataset import read_dataset
+from farl_bench.tasks import load_task, make_family
 
 PROTOCOLS = ("linear", "frozen", "finetune")
 
@@ -117,7 +117,7 @@ def trivial_predictions(family_name: str, task: str, root: Path, input_size: int
     everywhere inside the crop and background outside, through the family's decoder.
     """
     spec = load_task(task, {"input_size": input_size})
-    data, _ = read_dataset(spec, RunOptions(data_root=root, results=root))
+    data, _ = read_dataset(spec, root)
     family = make_family(spec)
     train, test = data.split("train"), data.split("test")
     targets = [family.target(r, data) for r in test]

@@ -1,8 +1,10 @@
-"""The disk feature cache: what makes a hit or a miss, atomic writes, LRU eviction, `cache ls|clear`."""
+"""The disk feature cache: what makes a hit or a miss, atomic writes, LRU eviction, checksums, refreshing
+(`run --force`), `cache ls|clear`."""
 from __future__ import annotations
 
 import dataclasses
 import errno
+import hashlib
 import json
 import os
 import signal
@@ -17,6 +19,7 @@ import torch
 
 from farl_bench.backbones import build
 from farl_bench.data.readers.celeba import CelebAReader
+from farl_bench.engine import cache as cache_module
 from farl_bench.engine.cache import FeatureStore
 from farl_bench.engine.features import FeatureCache
 from farl_bench.engine.precision import FrozenForward
@@ -34,13 +37,14 @@ class Computed(list):
 
 
 def make_cache(root: Path, store: FeatureStore, computed: Computed, data=None, backbone=None, crop=None,
-               precision: str = "fp32", family_options: dict | None = None, arrays=None) -> FeatureCache:
+               precision: str = "fp32", family_options: dict | None = None, arrays=None,
+               refresh: bool = False) -> FeatureCache:
     data = data or CelebAReader().read(root / "CelebA")
     backbone = backbone or build("pixels?grid=4", input_size=32)
     crop = crop or load_task("celeba").crop
     return FeatureCache(store, FrozenForward(backbone, "cpu", precision), data, crop, get("attributes"),
                         {"family": "attributes", "options": family_options or {}}, batch_size=16,
-                        progress=computed, label="celeba", arrays=arrays)
+                        progress=computed, label="celeba", arrays=arrays, refresh=refresh)
 
 
 def changed_backbone(root: Path) -> dict:
@@ -268,3 +272,71 @@ def test_a_full_disk_is_one_clear_error_and_leaves_no_entry(celeba_root, tmp_pat
     with pytest.raises(UserError, match="no room for .* free space there, or pass --cache-dir"):
         cache.get("val", cache.data.split("val"))
     assert store.entries() == [] and list((tmp_path / "cache" / "entries").iterdir()) == []
+
+
+def test_a_byte_changed_on_disk_is_one_warning_and_a_miss(tmp_path, caplog):
+    store = FeatureStore(tmp_path / "cache")
+    values = np.arange(256 * 64, dtype=np.float32).reshape(256, 64)
+    with store.write("a" * 64, 256, {"kind": "features"}) as writer:
+        writer.put("pooled", 0, values)
+    np.testing.assert_array_equal(store.load("a" * 64)["pooled"], values)
+    path = store.root / "entries" / ("a" * 64) / "pooled.npy"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 1  # one bit of one value: a change no shape or size check sees
+    path.write_bytes(data)
+    assert (np.load(path) != values).sum() == 1
+    assert store.load("a" * 64) is None and store.entries() == []
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "a" * 64 in warnings[0] and "pooled.npy does not match its checksum" in warnings[0]
+
+
+@pytest.mark.parametrize("size", [0, 1, 4096, 4097, 3 * 4096 + 5])
+def test_checksum_is_blake2b_over_the_blake2b_of_each_block(tmp_path, monkeypatch, size):
+    monkeypatch.setattr(cache_module, "CHECKSUM_BLOCK", 4096)  # several blocks, hashed on several threads
+    data = np.random.default_rng(size).bytes(size)
+    (tmp_path / "x.npy").write_bytes(data)
+    blocks = [data[i:i + 4096] for i in range(0, max(size, 1), 4096)]
+    expected = hashlib.blake2b(b"".join(hashlib.blake2b(b, digest_size=16).digest() for b in blocks), digest_size=16)
+    assert cache_module.checksum(tmp_path / "x.npy") == expected.hexdigest()
+
+
+def test_an_entry_without_checksums_from_an_older_version_is_computed_again(celeba_root, tmp_path, caplog):
+    store, computed = FeatureStore(tmp_path / "cache"), Computed()
+    cache = make_cache(celeba_root, store, computed)
+    cache.get("val", cache.data.split("val"))
+    meta_path = store.entries()[0].path / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({k: v for k, v in meta.items() if k != "checksums"}))
+    make_cache(celeba_root, store, computed).get("val", cache.data.split("val"))
+    assert computed == ["features celeba/val"] * 2
+    assert any("no checksums" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert "checksums" in store.entries()[0].meta
+
+
+def test_refresh_computes_each_entry_again_once_and_replaces_it(celeba_root, tmp_path):
+    store, computed = FeatureStore(tmp_path / "cache"), Computed()
+    val = CelebAReader().read(celeba_root / "CelebA").split("val")
+    make_cache(celeba_root, store, computed).get("val", val, targets=True)
+    before = {e.key: e.meta["id"] for e in store.entries()}
+    refreshed = make_cache(celeba_root, store, computed, refresh=True)
+    x, y = refreshed.get("val", val, targets=True)
+    x_again, _ = refreshed.get("val", val[:5])  # a second ask in the same run reads what the first made
+    assert computed == ["features celeba/val"] * 2 and torch.equal(x_again, x[:5])
+    after = {e.key: e.meta["id"] for e in store.entries()}
+    assert after.keys() == before.keys() and all(after[k] != before[k] for k in before)
+    fresh, fresh_y = make_cache(celeba_root, store, computed).get("val", val, targets=True)
+    assert torch.equal(fresh, x) and torch.equal(fresh_y, y) and len(computed) == 2
+
+
+def test_a_replacing_write_keeps_an_entry_published_by_another_process_meanwhile(tmp_path):
+    store = FeatureStore(tmp_path / "cache")
+    write_entry(store, "a" * 64)
+    stale = store.entry_id("a" * 64)
+    with store.write("a" * 64, 4, {"kind": "features"}, replace=stale) as writer:  # `run --force`: replaced
+        writer.put("pooled", 0, np.ones((4, 2), np.float32))
+    mine = store.entry_id("a" * 64)
+    assert mine not in (None, "", stale) and store.load("a" * 64)["pooled"].shape == (4, 2)
+    with store.write("a" * 64, 3, {"kind": "features"}, replace=stale) as writer:  # a parallel run's: kept
+        writer.put("pooled", 0, np.ones((3, 2), np.float32))
+    assert store.entry_id("a" * 64) == mine and store.load("a" * 64)["pooled"].shape == (4, 2)
+    assert store.entry_id("b" * 64) is None and len(list((store.root / "entries").iterdir())) == 1

@@ -5,7 +5,7 @@ from dataclasses import asdict
 import pytest
 
 from farl_bench.errors import UserError
-from farl_bench.plan import RunSpec, budget_of, cell_key, expand
+from farl_bench.plan import RunSpec, budget_of, cell_key, expand, parse_backbone
 
 
 def grid(**kw):
@@ -42,7 +42,7 @@ def test_a_manifest_is_its_own_budget_and_excludes_fractions(tmp_path):
 
 def test_fraction_cells_keep_the_keys_they_had_before_shots_existed():
     cell = RunSpec("pixels", "celeba", "linear", 0.5, 1)
-    before = {k: v for k, v in asdict(cell).items() if k not in ("shots", "manifest")}
+    before = {k: v for k, v in asdict(cell).items() if k not in ("shots", "manifest", "label")}
     blob = json.dumps({**before, "backbone_fingerprint": "f", "task_version": "v", "hparams": {}}, sort_keys=True)
     assert cell_key(cell, "f", "v", {}) == hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -60,3 +60,36 @@ def test_a_manifest_counts_by_its_ids_not_its_path(tmp_path):
     key = [cell_key(RunSpec("pixels", "celeba", "linear", None, 0, manifest=str(tmp_path / n)), "f", "v", {})
            for n in ("a.txt", "b.txt", "c.txt")]
     assert key[0] == key[1] != key[2]
+
+
+@pytest.mark.parametrize("text, parsed", [
+    ("r50=timm:resnet50", ("r50", "timm:resnet50")),
+    ("my.net+v2_x-1=pixels?grid=4", ("my.net+v2_x-1", "pixels?grid=4")),
+    ("hog?cell=8", (None, "hog?cell=8")),  # the '=' comes after '?': an option, not a label
+    ("timm:x?pretrained=1", (None, "timm:x?pretrained=1")),
+    ("ckpt:/runs/a=b.pth?arch=resnet18", (None, "ckpt:/runs/a=b.pth?arch=resnet18")),
+    ("r=pixels?grid=4&x=1", ("r", "pixels?grid=4&x=1"))])
+def test_a_label_is_what_comes_before_an_equals_sign_ahead_of_any_colon_or_question_mark(text, parsed):
+    assert parse_backbone(text) == parsed
+
+
+def test_a_label_names_the_backbone_but_leaves_its_cell_key_alone():
+    labelled, plain = (expand([b], ["celeba"], ["linear"], [1.0])[0] for b in ("p4=pixels?grid=4", "pixels?grid=4"))
+    assert (labelled.backbone, labelled.label, labelled.backbone_name) == ("pixels?grid=4", "p4", "p4")
+    assert plain.backbone_name == "pixels?grid=4"
+    assert cell_key(labelled, "f", "v", {}) == cell_key(plain, "f", "v", {})
+
+
+def test_a_spec_given_labelled_and_plain_is_one_backbone():
+    cells = expand(["p4=pixels?grid=4", "pixels?grid=4", "pixels"], ["celeba"], ["linear"], [1.0])
+    assert [(c.backbone, c.label) for c in cells] == [("pixels?grid=4", "p4"), ("pixels", None)]
+
+
+@pytest.mark.parametrize("backbones, message", [
+    (["a=pixels", "b=pixels"], "labelled both 'a' and 'b'"),
+    (["a=pixels", "a=hog"], "'a' would name both pixels and hog"),
+    (["pixels=hog", "pixels"], "'pixels' would name both hog and pixels"),
+    (["r50="], "names no spec")])
+def test_ambiguous_labels_are_refused(backbones, message):
+    with pytest.raises(UserError, match=message):
+        expand(backbones, ["celeba"], ["linear"], [1.0])

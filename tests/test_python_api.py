@@ -28,10 +28,10 @@ def test_a_family_scores_plain_numpy_arrays():
 
 
 def test_farl_bench_score_takes_an_iterable_of_predictions(synthetic_root):
-    from farl_bench.engine.runner import RunOptions, read_dataset
+    from farl_bench.data.dataset import read_dataset
     from farl_bench.tasks import load_task
 
-    data, _ = read_dataset(load_task("appa_real"), RunOptions(data_root=synthetic_root, results=synthetic_root))
+    data, _ = read_dataset(load_task("appa_real"), synthetic_root)
     off_by_two = ({"id": r.id, "age": r.age + 2.0} for r in data.split("test"))
     metrics = farl_bench.score("appa_real", off_by_two, data_root=synthetic_root)
     assert set(metrics) == {"test"}

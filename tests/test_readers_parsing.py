@@ -330,3 +330,29 @@ def test_celebamask_partition_found_in_sibling_celeba_folder_or_by_option(tmp_pa
 def test_celebamask_partition_option_naming_no_file_is_refused(celebamask_root):
     with pytest.raises(UserError, match=r"reader option partition_file: .*nothing\.txt is not a file"):
         CelebAMaskHQReader(partition_file="nothing.txt").read(celebamask_root)
+
+
+def test_lapa_label_map_of_another_size_than_its_image_is_refused_naming_both(lapa_root):
+    label = lapa_root / "train/labels/b_2.png"
+    save_png(label, np.zeros((30, 32), np.uint8))
+    data = LaPaReader().read(lapa_root)
+    first, second = data.split("train")
+    assert data.load_mask(first).shape == (32, 32)
+    with pytest.raises(UserError) as error:
+        data.load_mask(second)
+    assert str(error.value) == (f"label map {label} is 32 x 30 px but its image {lapa_root / 'train/images/b_2.jpg'} "
+                                "is 32 x 32 px; LaPa label maps have their image's size: re-extract it")
+
+
+def test_celebamask_part_masks_must_be_half_their_images_side(tmp_path):
+    skin = {"skin": box(0, 8, 0, 8)}
+    root = write_celebamask(tmp_path / "CelebAMask-HQ", {1: (0, skin), 2: (1, skin), 3: (2, skin)})
+    Image.new("RGB", (16, 16)).save(root / "CelebA-HQ-img/1.jpg")  # 8 px parts: half of 16, as 512 of 1024
+    Image.new("RGB", (8, 8)).save(root / "CelebA-HQ-img/2.jpg")    # parts at the image's own size
+    data = CelebAMaskHQReader().read(root)
+    assert data.load_mask(data.split("train")[0]).shape == (8, 8)
+    with pytest.raises(UserError) as error:
+        data.load_mask(data.split("val")[0])
+    assert str(error.value) == (f"part mask {root / 'CelebAMask-HQ-mask-anno/0/00002_skin.png'} is 8 x 8 px but its "
+                                f"image {root / 'CelebA-HQ-img/2.jpg'} is 8 x 8 px; CelebAMask-HQ part masks are half "
+                                "their image's side (4 x 4 px): re-extract it")

@@ -15,7 +15,7 @@ from PIL import Image
 from pycocotools import mask as coco_mask
 
 import farl_bench
-from farl_bench.engine.runner import RunOptions, read_dataset
+from farl_bench.data.dataset import read_dataset
 from farl_bench.errors import UserError
 from farl_bench.tasks import load_task
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:Depreca
 
 
 def read_test_split(task: str, root: Path) -> tuple[list, Any]:
-    data, _ = read_dataset(load_task(task), RunOptions(data_root=root, results=root))
+    data, _ = read_dataset(load_task(task), root)
     return data.split("test"), data
 
 
@@ -89,6 +89,8 @@ PERFECT: dict[str, tuple[str, Callable[[Path, Path], list[dict]], dict[str, floa
                                             "auc@0.07_box": 100.0, "fr@0.07_box": 0.0}),
     "mask_png": ("lapa", png_rows, {"f1_mean": 100.0, "f1_background": 100.0, "f1/skin": 100.0}),
     "mask_rle": ("lapa", rle_rows, {"f1_mean": 100.0, "f1_background": 100.0, "f1/hair": 100.0}),
+    "mask_png_at_mask_resolution": ("celebamask_hq", lambda root, out: mask_png_rows("celebamask_hq", root, out),
+                                    {"f1_mean": 100.0, "f1_background": 100.0}),
     "attributes": ("celeba", attribute_rows, {"acc_mean": 100.0, "bacc_mean": 100.0}),
     "age": ("appa_real", age_rows, {"mae": 0.0, "cs@5": 100.0, "eps_error": 0.0}),
     "expression_label": ("rafdb", label_rows, {"acc": 100.0, "mean_class_acc": 100.0, "macro_f1": 100.0}),
@@ -161,3 +163,91 @@ def test_rows_without_an_id_are_refused_by_position(synthetic_root):
     with pytest.raises(UserError, match="prediction 2 must be an object with an 'id'"):
         farl_bench.score("rafdb", [{"id": "test_0001.jpg", "expression": 0}, {"expression": 1}],
                          data_root=synthetic_root)
+
+
+def mask_png_rows(task: str, root: Path, out: Path) -> list[dict]:
+    """The ground truth of `task`'s test faces as label-map PNGs beside the predictions file."""
+    test, data = read_test_split(task, root)
+    (out / "masks").mkdir(exist_ok=True)
+    rows = []
+    for i, r in enumerate(test):
+        Image.fromarray(data.load_mask(r)).save(out / "masks" / f"{i}.png")
+        rows.append({"id": r.id, "mask": f"masks/{i}.png"})
+    return rows
+
+
+def rewrite_png(out: Path, row: dict, change: Callable[[np.ndarray], Image.Image]) -> None:
+    path = out / row["mask"]
+    change(np.asarray(Image.open(path))).save(path)
+
+
+def taller(out: Path, rows: list[dict]) -> str:
+    label = np.asarray(Image.open(out / rows[3]["mask"]))
+    h, w = label.shape
+    rewrite_png(out, rows[3], lambda a: Image.fromarray(np.zeros((h + 2, w), np.uint8)))
+    return f"label map {w} x {h + 2} px, expected {w} x {h} px"
+
+
+def at_image_resolution(out: Path, rows: list[dict]) -> str:
+    label = np.asarray(Image.open(out / rows[3]["mask"]))
+    h, w = label.shape  # CelebAMask-HQ: the masks are half the image's side
+    rewrite_png(out, rows[3], lambda a: Image.fromarray(a).resize((2 * w, 2 * h), Image.NEAREST))
+    return f"label map {2 * w} x {2 * h} px, expected {w} x {h} px"
+
+
+def label_beyond_the_classes(out: Path, rows: list[dict]) -> str:
+    rewrite_png(out, rows[3], lambda a: Image.fromarray(np.where(a == 0, 11, a).astype(np.uint8)))
+    return "label id(s) [11] outside 0..10"
+
+
+def in_colour(out: Path, rows: list[dict]) -> str:
+    rewrite_png(out, rows[3], lambda a: Image.fromarray(a).convert("RGB"))
+    return "has image mode RGB; expected one channel of class ids"
+
+
+def rle_classes_of_two_sizes(out: Path, rows: list[dict]) -> str:
+    encoded = rows[3]["mask"]
+    h, w = next(iter(encoded.values()))["size"]
+    extra = coco_mask.encode(np.asfortranarray(np.ones((h + 1, w), np.uint8)))
+    first = next(iter(encoded))
+    rows[3] = {**rows[3], "mask": {**encoded, "10": {"size": [h + 1, w], "counts": extra["counts"].decode()}}}
+    return f"RLE masks of different sizes: class {first} is {w} x {h} px, class 10 is {w} x {h + 1} px"
+
+
+def negative_rle_class(out: Path, rows: list[dict]) -> str:
+    encoded = rows[3]["mask"]
+    rows[3] = {**rows[3], "mask": {"-1": next(iter(encoded.values())), **encoded}}
+    return "class id '-1' is not one of 0..10"
+
+
+def one_face_in_probabilities(out: Path, rows: list[dict]) -> str:
+    rows[3] = {**rows[3], "expression": np.eye(7)[rows[3]["expression"]].tolist()}
+    return "class probabilities, while the other faces give a class index"
+
+
+BAD_FORMS: dict[str, tuple[str, Callable[[Path, Path], list[dict]], Callable[[Path, list[dict]], str]]] = {
+    "mask PNG of another size than the label map": ("lapa", png_rows, taller),
+    "CelebAMask-HQ mask at the image's resolution": (
+        "celebamask_hq", lambda root, out: mask_png_rows("celebamask_hq", root, out), at_image_resolution),
+    "label id beyond the classes": ("lapa", png_rows, label_beyond_the_classes),
+    "mask PNG in colour": ("lapa", png_rows, in_colour),
+    "RLE classes of different sizes": ("lapa", rle_rows, rle_classes_of_two_sizes),
+    "negative RLE class id": ("lapa", rle_rows, negative_rle_class),
+    "class indices mixed with probabilities": ("rafdb", label_rows, one_face_in_probabilities),
+}
+
+
+@pytest.mark.parametrize("case", BAD_FORMS)
+def test_a_prediction_in_a_form_the_scorer_cannot_take_names_the_face_and_writes_nothing(cli, synthetic_root,
+                                                                                           tmp_path, case):
+    task, make_rows, spoil = BAD_FORMS[case]
+    rows = make_rows(synthetic_root, tmp_path)
+    expected = spoil(tmp_path, rows)
+    predictions = write_jsonl(tmp_path / "predictions.jsonl", rows)
+    code, _, err = cli("score", "--task", task, "--data-root", synthetic_root, "--predictions", predictions)
+    assert code == 2 and "Traceback" not in err, err
+    (line,) = [line for line in err.splitlines() if line.startswith("error:")]
+    listed = line.split("unreadable predictions: ", 1)[1]
+    assert listed.startswith(f"{rows[3]['id']} (") and expected in listed, line
+    assert not any(row["id"] in listed for i, row in enumerate(rows) if i != 3)  # only that face
+    assert not predictions.with_suffix(".metrics.json").exists()

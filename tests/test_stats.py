@@ -3,7 +3,8 @@ import pytest
 
 from farl_bench.families.base import ArrayScorer, Metric, Scorer
 from farl_bench.results.leaderboard import long_table
-from farl_bench.results.stats import bootstrap, interval, save_replicates
+from farl_bench.results.stats import bootstrap, encode_replicates, interval
+from farl_bench.results.store import bootstrap_file, write_atomic
 
 
 def mean_scorer(values):
@@ -54,12 +55,15 @@ def test_interval_is_taken_over_the_mean_of_the_draws_replicates():
 
 def record(results, seed=0, value=50.0, version="v1", data="d1", budget="0.5", key=None, reps=None):
     key = key or f"{seed}-{version}-{data}-{budget}-{value}"
-    file = save_replicates(results, key, {"test": {"acc": np.asarray(reps, np.float32)}}) if reps is not None else None
+    file = bootstrap_file(key) if reps is not None else None
+    if file:
+        write_atomic(results / file, encode_replicates({"test": {"acc": np.asarray(reps, np.float32)}}))
     metric = {"value": value, "unit": "%", "higher_is_better": True}
     return {"key": key, "backbone": "b", "protocol": "linear", "task": "t", "task_version": version,
             "data_fingerprint": data, "selection_split": "val", "budget": budget, "fraction": 0.5, "shots": None,
             "seed": seed, "split_fingerprint": f"s{seed}", "n_train": 10, "subset_sizes": {"test": 4},
-            "headline_metrics": ["acc"], "bootstrap": {"file": file} if file else None,
+            "headline_metrics": ["acc"],
+            "bootstrap": {"file": file, "replicates": len(reps), "seed": 0} if file else None,
             "metrics": {"test": {"acc": metric, "acc/a": metric}}}
 
 

@@ -2,6 +2,7 @@
 import shutil
 
 import pytest
+from PIL import Image
 
 from farl_bench.data.verify import verify
 
@@ -13,7 +14,8 @@ def lapa_copy(synthetic_root, tmp_path):
 
 
 @pytest.mark.parametrize("name, folder", [("lapa", "LaPa"), ("300w", "300W"), ("wflw", "WFLW"),
-                                          ("celeba", "CelebA"), ("rafdb", "RAF-DB"), ("ferplus", "FERPlus")])
+                                          ("celeba", "CelebA"), ("rafdb", "RAF-DB"), ("ferplus", "FERPlus"),
+                                          ("celebamask_hq", "CelebAMask-HQ")])
 def test_a_synthetic_tree_is_sound(synthetic_root, name, folder):
     report = verify(name, synthetic_root / folder, full=True)
     assert report.ok, [c for c in report.checks if c.ok is False]
@@ -29,6 +31,37 @@ def test_missing_and_broken_files_are_listed_exactly(lapa_copy):
     assert not report.ok
     assert report.missing == [image]
     assert len(report.undecodable) == 1 and str(broken) in report.undecodable[0]
+
+
+def test_every_label_map_of_another_size_than_its_image_is_named_with_both_sizes_without_full(cli, lapa_copy):
+    labels = sorted((lapa_copy / "train/labels").iterdir())
+    sizes = {}
+    for label in (labels[0], labels[-1]):  # wherever a sample would fall: every pair is checked
+        with Image.open(label) as img:
+            sizes[label] = img.size
+            img.resize((img.width, img.height - 4), Image.NEAREST).save(label)
+    width, height = sizes[labels[0]]
+    image = lapa_copy / "train/images" / f"{labels[0].stem}.jpg"
+    report = verify("lapa", lapa_copy, full=False, sample=1)
+    assert not report.ok
+    assert report.wrong_size[0] == (f"label map {labels[0]} is {width} x {height - 4} px but its image {image} "
+                                    f"is {width} x {height} px; LaPa label maps have their image's size: re-extract it")
+    assert len(report.wrong_size) == 2 and str(labels[-1]) in report.wrong_size[1]
+    code, out, _ = cli("datasets", "verify", "lapa", "--root", lapa_copy)
+    assert code == 1 and sum(line.startswith("wrong size: label map") for line in out.splitlines()) == 2
+
+
+def test_a_celebamask_part_mask_at_the_image_resolution_is_named(synthetic_root, tmp_path):
+    root = shutil.copytree(synthetic_root / "CelebAMask-HQ", tmp_path / "CelebAMask-HQ")
+    part = sorted((root / "CelebAMask-HQ-mask-anno/0").glob("*_skin.png"))[0]
+    with Image.open(root / "CelebA-HQ-img" / f"{int(part.name.split('_')[0])}.jpg") as img:
+        full = img.size
+    with Image.open(part) as img:
+        img.resize(full).save(part)
+    report = verify("celebamask_hq", root)
+    assert not report.ok and len(report.wrong_size) == 1
+    assert f"part mask {part} is {full[0]} x {full[1]} px" in report.wrong_size[0]
+    assert f"half their image's side ({full[0] // 2} x {full[1] // 2} px)" in report.wrong_size[0]
 
 
 def test_verify_cli_exit_codes(cli, lapa_copy):

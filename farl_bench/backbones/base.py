@@ -1,7 +1,9 @@
 """What every backbone gives: pooled features, multi-level maps, preprocessing and an identity."""
 from __future__ import annotations
 
+import copy
 import hashlib
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,12 +40,15 @@ class Backbone(nn.Module):
 
     `spec` is the canonical spec string `build` made it from; `layers` says which blocks or stages
     the levels come from: their indices, an int N for the last N, or None where that means nothing.
+    `weights` says where the weights came from (farl_bench.backbones.weights): ``random-init``,
+    ``file <sha256>``, ``hub <repo>@<revision> <sha256>`` or ``url <url> <sha256>``.
     """
 
     preprocess: Preprocess
     fingerprint: str
     spec: str = ""
     layers: list[int] | int | None = None
+    weights: str = "random-init"
 
     def forward(self, x: torch.Tensor, levels: bool = True) -> Features:
         return self._forward(x, levels)
@@ -53,10 +58,24 @@ class Backbone(nn.Module):
 
     @property
     def feature_spec(self) -> FeatureSpec:
-        """Measured from one forward of a zero image, so it is right for any architecture."""
+        """Measured once (`build` asks for it) from one eval-mode forward of a zero image on the
+        module's own device and dtype, so it is right for any architecture; kept (copies keep it too),
+        so no later forward runs wherever the module or its copies live by then."""
+        if "_feature_spec" not in self.__dict__:
+            self._feature_spec = self._measure_feature_spec()
+        return self._feature_spec
+
+    def _measure_feature_spec(self) -> FeatureSpec:
+        if any(m.training for m in self.modules()):
+            # batch-norm statistics must not learn from the zero image, and the flags of a module
+            # others may be using are not ours to flip: measure an eval-mode copy (build() measures
+            # before this can happen, in eval mode)
+            return copy.deepcopy(self).eval().feature_spec
         size = self.preprocess.input_size
+        weight = next((t for t in itertools.chain(self.parameters(), self.buffers()) if t.is_floating_point()), None)
+        device, dtype = (weight.device, weight.dtype) if weight is not None else ("cpu", torch.float32)
         with torch.inference_mode():
-            feats = self(torch.zeros(1, 3, size, size), levels=True)
+            feats = self(torch.zeros(1, 3, size, size, device=device, dtype=dtype), levels=True)
         return FeatureSpec(
             channels=tuple(f.shape[1] for f in feats.levels),
             strides=tuple(round(size / f.shape[-1]) for f in feats.levels),

@@ -6,6 +6,7 @@ import logging
 import math
 import pickle
 import re
+import warnings
 from pathlib import Path
 
 import torch
@@ -34,7 +35,10 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     not_a_checkpoint = (f"{path} is not a PyTorch checkpoint: give a state dict saved with torch.save "
                         "(.pth, .pt) or a .safetensors file")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # the safe unpickler's advice on pickle protocols would print above our own one-line refusal
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\._weights_only_unpickler")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         # torch names the object it would not build, where it gets that far ("GLOBAL posix.system")
         found = re.search(r"GLOBAL (\S+)", str(err))

@@ -23,6 +23,7 @@ from farl_bench.backbones.base import Backbone, Preprocess, sha256_text
 from farl_bench.backbones.checkpoint import load_state_dict
 from farl_bench.backbones.spec import BackboneSpec, bool_option, check_options, int_option, layers_option
 from farl_bench.backbones.timm_backbone import TimmBackbone, create_model, load_weights
+from farl_bench.backbones.weights import RANDOM_INIT, file_weights
 from farl_bench.errors import UserError
 from farl_bench.registry import BACKBONES
 
@@ -75,11 +76,14 @@ def clip_shape(tower: dict[str, torch.Tensor], prefix: str, source: str) -> Clip
 
 
 def build_clip_vit(spec: BackboneSpec, input_size: int | None, act: str,
-                   default_layers: Callable[[int], list[int]], ignore: tuple[str, ...] = ()) -> Backbone:
-    """The shared body of `clip` and `farl`; `ignore` lists tower-relative key prefixes to drop."""
+                   default_layers: Callable[[int], list[int]], ignore: tuple[str, ...] = (),
+                   path: Path | None = None, weights: str | None = None) -> Backbone:
+    """The shared body of `clip` and `farl`; `ignore` lists tower-relative key prefixes to drop. The
+    weights are read from `path` (with provenance `weights`) if given, else from the file the target names."""
     if act not in TIMM_NAMES:
         raise UserError(f"backbone {spec}: act={act!r}; choose {' or '.join(TIMM_NAMES)}")
-    path = Path(spec.target).expanduser() if spec.target else None
+    if path is None and spec.target:
+        path = Path(spec.target).expanduser()
     if path is not None:
         tower, prefix = visual_tower(load_state_dict(path), str(path))
         tower = {k: v for k, v in tower.items() if not k[len(prefix):].startswith(ignore)}
@@ -102,10 +106,12 @@ def build_clip_vit(spec: BackboneSpec, input_size: int | None, act: str,
         state = _convert_openai_clip(tower, model, prefix=prefix)
         target = f"{spec.kind} ViT (width {shape.width}, {shape.depth} blocks, patch {shape.patch})"
         fingerprint = load_weights(model, spec, path, target, state)
+        weights = weights or file_weights(fingerprint)
     else:
         fingerprint = sha256_text(f"random-init seed 0|{spec.kind}|{shape}|act={act}|size={size}|"
                                   f"timm {timm.__version__}")
-    return TimmBackbone(model, Preprocess(OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, size), fingerprint, layers)
+        weights = RANDOM_INIT
+    return TimmBackbone(model, Preprocess(OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, size), fingerprint, layers, weights)
 
 
 @BACKBONES.register("clip")

@@ -15,6 +15,8 @@ GREY = (0.299, 0.587, 0.114)  # ITU-R 601 luma, as PIL's convert("L")
 
 
 class HogBackbone(Backbone):
+    weights = "none"  # no parameters: nothing drawn, nothing loaded
+
     def __init__(self, cell: int, bins: int, input_size: int, fingerprint: str):
         super().__init__()
         self.cell, self.bins = cell, bins

@@ -11,6 +11,8 @@ from farl_bench.registry import BACKBONES
 
 
 class PixelsBackbone(Backbone):
+    weights = "none"  # no parameters: nothing drawn, nothing loaded
+
     def __init__(self, grid: int, input_size: int, fingerprint: str):
         super().__init__()
         self.grid = grid

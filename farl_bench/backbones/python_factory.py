@@ -6,7 +6,12 @@ with the options as keyword arguments, each value read as a Python literal where
 `weights` and `allow_partial` are ours: the file is loaded into what the factory returns, like `ckpt`.
 It runs under torch seed 0, so a random init is repeatable.
 
-It may return a `Backbone` (used as it is), or any `nn.Module`, which `adapt` wraps.
+Its fingerprint covers the code: every .py file of the top-level package that holds the factory
+(see `source.package_digest`), the options, and the weights (the file's sha256, else the tensors of
+the random init), so editing the factory's package is a new backbone, never a stale record or cache.
+
+It may return a `Backbone` (used as it is, its own fingerprint joined with the code's), or any
+`nn.Module`, which `adapt` wraps.
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ import ast
 import difflib
 import importlib
 import inspect
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,7 +27,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from farl_bench.backbones.base import Backbone, Features, FeatureSpec, Preprocess, sha256_tensors
+from farl_bench.backbones.base import Backbone, Features, FeatureSpec, Preprocess, sha256_tensors, sha256_text
+from farl_bench.backbones.source import package_digest
 from farl_bench.backbones.spec import BackboneSpec
 from farl_bench.backbones.timm_backbone import load_weights
 from farl_bench.errors import UserError
@@ -96,7 +103,8 @@ def _literal(text: str) -> Any:
         return text
 
 
-def _factory(spec: BackboneSpec) -> Any:
+def _factory(spec: BackboneSpec) -> tuple[Any, Any]:
+    """(the module named by the spec, its factory)."""
     module_name, _, attr = spec.target.partition(":")
     if not module_name or not attr:
         raise UserError(f"backbone {spec}: write py:package.module:factory (e.g. py:mynets.faces:build_encoder)")
@@ -113,12 +121,12 @@ def _factory(spec: BackboneSpec) -> Any:
         close = difflib.get_close_matches(attr, names, n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise UserError(f"backbone {spec}: {module_name} has no callable {attr!r}.{hint}")
-    return factory
+    return module, factory
 
 
 @BACKBONES.register("py")
 def build_py(spec: BackboneSpec, input_size: int | None) -> Backbone:
-    factory = _factory(spec)
+    module, factory = _factory(spec)
     kwargs = {k: _literal(v) for k, v in spec.options.items() if k not in OURS}
     signature = inspect.signature(factory)
     if input_size and "input_size" in signature.parameters:
@@ -134,11 +142,19 @@ def build_py(spec: BackboneSpec, input_size: int | None) -> Backbone:
     if not isinstance(made, nn.Module):
         raise UserError(f"backbone {spec}: {spec.target} returned a {type(made).__name__}; it must return an "
                         "nn.Module (or a farl_bench Backbone)")
-    fingerprint = ""
     if "weights" in spec.options:
-        fingerprint = load_weights(made, spec, Path(spec.options["weights"]).expanduser(), spec.target)
+        weights = "file " + load_weights(made, spec, Path(spec.options["weights"]).expanduser(), spec.target)
+    elif getattr(made, "fingerprint", ""):  # a Backbone that names its own weights
+        weights = "own " + made.fingerprint
+    else:
+        weights = "init " + sha256_tensors(made.state_dict())
+    fingerprint = sha256_text(json.dumps({
+        "target": spec.target, "options": {k: v for k, v in spec.options.items() if k != "weights"},
+        "code": package_digest(module, factory), "weights": weights}, sort_keys=True))
     if isinstance(made, Backbone):
-        made.fingerprint = fingerprint or getattr(made, "fingerprint", "") or sha256_tensors(made.state_dict(),
-                                                                                             str(spec))
-        return made
-    return adapt(made, input_size, fingerprint or sha256_tensors(made.state_dict(), str(spec)))
+        made.fingerprint = fingerprint
+    else:
+        made = adapt(made, input_size, fingerprint)
+    # the factory may have drawn or loaded its weights: only a file we loaded is known for sure
+    made.weights = weights if weights.startswith("file ") else "factory " + fingerprint
+    return made

@@ -15,7 +15,7 @@ from farl_bench.tasks import CropSpec
 
 
 def describe(backbone: Backbone) -> dict[str, Any]:
-    """Plain JSON-ready facts: spec, class, fingerprint, parameter count, preprocessing, and per level
+    """Plain JSON-ready facts: spec, class, fingerprint, weights source, parameter count, preprocessing, and per level
     the layer it comes from, channels and stride (input px per map cell); measured by one forward."""
     feature_spec = backbone.feature_spec
     layers = backbone.layers
@@ -23,6 +23,7 @@ def describe(backbone: Backbone) -> dict[str, Any]:
         "spec": backbone.spec,
         "class": type(backbone).__name__,
         "fingerprint": backbone.fingerprint,
+        "weights": backbone.weights,  # where they came from; random-init is a floor, not a trained network
         "params": backbone.num_params,
         "preprocess": {"mean": list(backbone.preprocess.mean), "std": list(backbone.preprocess.std),
                        "input_size": backbone.preprocess.input_size},
@@ -53,11 +54,14 @@ def embed(backbone: Backbone, image_paths: list[Path], layers: bool = False, bat
     """
     records = [FaceRecord(id=str(i), image=Path(p)) for i, p in enumerate(image_paths)]
     samples = FaceSamples(records, DatasetSplits({}), CropSpec(kind="resize"), backbone.preprocess)
-    backbone.to(device).eval()
+    from farl_bench.engine.precision import FrozenForward  # engine builds on backbones, not the reverse
+
+    # our own fp32 copy on the device: the caller's backbone is neither moved nor re-flagged
+    forward = FrozenForward(backbone, device, "fp32")
     pooled: list[np.ndarray] = []
     levels: list[list[np.ndarray]] = []
     for batch in DataLoader(samples, batch_size=batch_size, shuffle=False):
-        out = backbone(batch["image"].to(device), levels=layers)
+        out = forward(batch["image"], levels=layers)
         pooled.append(out.pooled.float().cpu().numpy())
         levels.append([f.float().cpu().numpy() for f in out.levels])
     features = np.concatenate(pooled) if pooled else np.zeros((0, backbone.feature_spec.pooled_dim), np.float32)

@@ -1,19 +1,36 @@
-"""Records -> network inputs: crop, optional augmentation, normalise; with the family's crop-space target."""
+"""Records -> network inputs: crop, optional augmentation, normalise; with the family's crop-space target.
+
+data/ never imports the backbones (they import data/, e.g. `backbones.tools.embed`): the normalisation
+comes in as any object with a backbone `Preprocess`'s three fields."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from farl_bench.backbones import Preprocess
 from farl_bench.data.crops import Crop, make_crop
 from farl_bench.data.images import load_rgb
 from farl_bench.data.records import DatasetSplits, FaceRecord
 from farl_bench.errors import UserError
 from farl_bench.tasks import CropSpec
+
+
+class InputNorm(Protocol):
+    """What a sample needs of the network's input (`backbones.Preprocess` is one): RGB in [0, 1]
+    resized to input_size x input_size, then (x - mean) / std."""
+
+    @property
+    def mean(self) -> tuple[float, float, float]: ...
+
+    @property
+    def std(self) -> tuple[float, float, float]: ...
+
+    @property
+    def input_size(self) -> int: ...
+
 
 #: (image, target, seed) -> (image, target): joint augmentation of a crop and its crop-space target.
 Augment = Callable[[np.ndarray, Any, int], tuple[np.ndarray, Any]]
@@ -26,7 +43,7 @@ class FaceSamples(Dataset):
     demand (`crop_of`), so decoding in the main process needs nothing from the worker processes.
     """
 
-    def __init__(self, records: list[FaceRecord], data: DatasetSplits, crop: CropSpec, preprocess: Preprocess,
+    def __init__(self, records: list[FaceRecord], data: DatasetSplits, crop: CropSpec, preprocess: InputNorm,
                  family: Any = None, augment: Augment | None = None):
         self.records, self.data, self.crop_spec, self.family, self.augment = records, data, crop, family, augment
         self.epoch = 0  # set by the trainer: part of each item's augmentation seed

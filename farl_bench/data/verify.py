@@ -1,4 +1,5 @@
-"""`datasets verify`: is a dataset tree complete and sound? Annotations, files, decodability, sizes."""
+"""`datasets verify`: is a dataset tree complete and sound? Annotations, files, decodability, mask sizes
+(every face, from the file headers; readers with label maps give `mask_size_error`), split sizes."""
 from __future__ import annotations
 
 import hashlib
@@ -28,6 +29,7 @@ class VerifyReport:
     checks: list[Check] = field(default_factory=list)
     missing: list[Path] = field(default_factory=list)
     undecodable: list[str] = field(default_factory=list)
+    wrong_size: list[str] = field(default_factory=list)  # masks whose size does not fit their image
 
     @property
     def ok(self) -> bool:
@@ -75,6 +77,13 @@ def verify(name: str, root: Path, full: bool = False, sample: int = 64) -> Verif
         bad = [msg for r in checked for p in _files_of(r) if p.exists() and (msg := decode_error(p))]
         report.undecodable += bad
         report.checks.append(Check(f"{split}: decode", not bad, f"{len(checked)} checked, {len(bad)} broken"))
+        size_error = getattr(reader_cls, "mask_size_error", None)
+        if size_error is not None:
+            wrong = [msg for r in records if r.mask is not None and (msg := size_error(r))]
+            report.wrong_size += wrong
+            report.checks.append(Check(f"{split}: mask sizes", not wrong, f"{len(records)} checked, "
+                                       f"{len(wrong)} of another size than their image" +
+                                       (f" (first: {wrong[0]})" if wrong else "")))
     _check_sizes(report, data, getattr(reader_cls, "expected_sizes", {}))
     if data.meta.get("skipped"):
         report.checks.append(Check("skipped samples", None, str(data.meta["skipped"])))

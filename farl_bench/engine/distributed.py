@@ -13,6 +13,7 @@ from typing import Any, Iterator, TypeVar
 import torch
 import torch.distributed as dist
 
+from farl_bench.engine.devices import resolve_device
 from farl_bench.errors import UserError
 
 T = TypeVar("T")
@@ -43,7 +44,9 @@ def launched() -> bool:
 @contextmanager
 def session(device: str) -> Iterator[str]:
     """Join the process group when launched by torchrun (gloo on CPU, nccl on CUDA); yields this
-    process's device (`cuda` becomes `cuda:<LOCAL_RANK>`). Without torchrun: yields `device`."""
+    process's device, resolved (`auto` -> what the machine has, see engine.devices; under torchrun
+    `cuda` becomes `cuda:<LOCAL_RANK>`)."""
+    device = resolve_device(device)
     if not launched() or dist.is_initialized():
         yield device
         return

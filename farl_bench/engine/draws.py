@@ -9,9 +9,7 @@ from farl_bench.data.records import FaceRecord
 from farl_bench.data.splits import (class_of, draw_fraction, draw_shots, fingerprint, manifest_text, read_manifest,
                                     select_ids, shot_rule)
 from farl_bench.plan import budget_label
-from farl_bench.results.store import write_atomic
-
-SPLITS_DIR = "splits"
+from farl_bench.results.store import manifest_file, write_atomic
 
 
 @dataclass(frozen=True)
@@ -20,6 +18,10 @@ class Draw:
     budget: str        # '0.1', '5shot' or 'manifest-<12 hex>'
     rule: str          # how the records were chosen, in words (goes into the record)
     fingerprint: str   # sha256 of the manifest text
+
+    def manifest(self) -> str:
+        """The published manifest: the kept ids, one per line (its sha256 is `fingerprint`)."""
+        return manifest_text(r.id for r in self.records)
 
 
 def draw_train(train: list[FaceRecord], seed: int, fraction: float | None = None, shots: int | None = None,
@@ -42,12 +44,8 @@ def draw_train(train: list[FaceRecord], seed: int, fraction: float | None = None
     return Draw(records, budget_label(fraction, shots, digest if manifest else None), rule, digest)
 
 
-def manifest_path(results: Path, task: str, budget: str, seed: int) -> Path:
-    return results / SPLITS_DIR / task / f"{budget}-{seed}.txt"
-
-
 def write_manifest(results: Path, task: str, seed: int, draw: Draw) -> Path:
-    """Write the draw's manifest (atomically); returns its path."""
-    path = manifest_path(results, task, draw.budget, seed)
-    write_atomic(path, manifest_text(r.id for r in draw.records))
+    """Write the draw's manifest now (atomically; a run writes it with its record instead); its path."""
+    path = results / manifest_file(task, draw.budget, seed)
+    write_atomic(path, draw.manifest())
     return path

@@ -69,12 +69,14 @@ class FeatureCache:
     i < 0 counting from the last). Default: the last level for dense families, else pooled.
     `targets_id` says what decides the targets besides the records and crop (the family and its
     options). Features come back as fp16 (or fp32) tensors, targets in their own dtype.
+    `refresh` (`run --force`): every entry this cache asks for is computed again and replaces the
+    stored one, once; later asks read the new one.
     """
 
     def __init__(self, store: FeatureStore, forward: FrozenForward, data: DatasetSplits, crop: CropSpec,
                  family: Family, targets_id: Mapping[str, Any], batch_size: int = 64, workers: int = 0,
                  progress: Callable[[str, int], Callable[[int], None]] = lambda d, n: (lambda k: None),
-                 label: str = "", arrays: Sequence[str] | None = None):
+                 label: str = "", arrays: Sequence[str] | None = None, refresh: bool = False):
         self.store, self.forward, self.data, self.crop, self.family = store, forward, data, crop, family
         self.targets_id, self.batch_size, self.workers, self.progress, self.label = (targets_id, batch_size,
                                                                                      workers, progress, label)
@@ -82,6 +84,8 @@ class FeatureCache:
         self._keys: dict[tuple[str, str], str] = {}  # (kind, split) -> entry key; the splits never change
         self._rows: dict[str, dict[str, int]] = {}
         self._loaded: dict[str, dict[str, np.ndarray]] = {}
+        self.refresh = refresh
+        self._stale: dict[str, str | None] = {}  # key -> id of the entry a refresh replaces
 
     def get(self, split: str, records: Sequence[FaceRecord], targets: bool = False
             ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -123,6 +127,9 @@ class FeatureCache:
         return self._keys[kind, split]
 
     def _load(self, key: str) -> dict[str, np.ndarray] | None:
+        if self.refresh and key not in self._loaded and key not in self._stale:
+            self._stale[key] = self.store.entry_id(key)
+            return None
         if key not in self._loaded:
             arrays = self.store.load(key)
             if arrays is None:
@@ -155,9 +162,9 @@ class FeatureCache:
         with ExitStack() as stack:
             fw = stack.enter_context(self.store.write(fkey, len(records), {
                 **meta, "kind": "features", "backbone": self.forward.backbone.spec,
-                "precision": self.forward.precision})) if features else None
+                "precision": self.forward.precision}, self._stale.get(fkey))) if features else None
             tw = stack.enter_context(self.store.write(tkey, len(records), {
-                **meta, "kind": "targets"})) if targets else None
+                **meta, "kind": "targets"}, self._stale.get(tkey))) if targets else None
             start = 0
             for batch in loader:
                 n = len(batch["index"])

@@ -17,6 +17,7 @@ from farl_bench.engine.evaluate import score_split
 from farl_bench.engine.precision import autocast
 from farl_bench.engine.protocol import Hparams, Protocol, ProtocolJob, ProtocolResult
 from farl_bench.families import Family
+from farl_bench.progress import ProgressFactory, no_bars
 from farl_bench.registry import PROTOCOLS
 
 
@@ -89,11 +90,11 @@ class _GridAdam:
 
 def train_grid(family: Family, x: torch.Tensor, y: torch.Tensor, settings: list[dict], hp: LinearHparams,
                n_out: int, seed: int, standardise: tuple[torch.Tensor, torch.Tensor] | None = None,
-               bias: torch.Tensor | None = None) -> HeadGrid:
+               bias: torch.Tensor | None = None, progress: ProgressFactory = no_bars) -> HeadGrid:
     """Adam with per-setting learning rate and L2 weight decay (decay * |w|^2 added to the loss, as its
     gradient in the optimizer); minibatches shared by all settings, whose losses are summed. x (any
     float dtype, e.g. fp16 from the cache) is converted per batch and standardised with (mean, std)
-    when given. Every head starts at `bias` (n_out,) when given, else 0."""
+    when given. Every head starts at `bias` (n_out,) when given, else 0; `progress` shows the steps."""
     torch.manual_seed(seed)
     n_settings = len(settings)
     # Maps get a bias per position: a 1x1 convolution alone has no way to say where things usually
@@ -104,8 +105,12 @@ def train_grid(family: Family, x: torch.Tensor, y: torch.Tensor, settings: list[
     optimizer = _GridAdam([heads.weight, heads.bias], torch.tensor([s["lr"] for s in settings]),
                           torch.tensor([s["weight_decay"] for s in settings]))
     generator = torch.Generator().manual_seed(seed)
-    for _ in range(max(hp.epochs, math.ceil(hp.min_steps / math.ceil(len(x) / hp.batch_size)))):
+    steps = math.ceil(len(x) / hp.batch_size)
+    epochs = max(hp.epochs, math.ceil(hp.min_steps / steps))
+    advance = progress(f"linear heads x{n_settings}", epochs * steps)
+    for _ in range(epochs):
         for idx in torch.randperm(len(x), generator=generator).split(hp.batch_size):
+            advance(1)  # before the step: a batch with nothing to learn from is skipped below
             xb = x.index_select(0, idx).float()  # 4x faster than x[idx] on CPU
             if standardise is not None:
                 xb.sub_(standardise[0]).div_(standardise[1])
@@ -172,6 +177,7 @@ def _standardiser(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 @PROTOCOLS.register("linear")
 class LinearProtocol(Protocol):
+    """Linear heads on cached frozen features (pooled, or a 1x1 conv for dense tasks); a grid chosen on validation."""
     name = "linear"
     Hparams = LinearHparams
     revision = 2  # 2: heads train under the run's autocast
@@ -187,7 +193,7 @@ class LinearProtocol(Protocol):
         # optimizer state and losses stay fp32 (autocast); the features came from that precision anyway
         with _threads(threads), autocast(job.device, job.precision):
             heads = train_grid(family, x_train, y_train, settings, hp, family.num_outputs(job.data.meta),
-                               job.seed, (mean, std), family.output_bias(job.train, job.data))
+                               job.seed, (mean, std), family.output_bias(job.train, job.data), job.progress)
 
         def outputs(samples: FaceSamples, split: str, g: int) -> Iterator[tuple[list[int], torch.Tensor]]:
             x, _ = job.features.get(split, samples.records)

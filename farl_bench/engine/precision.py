@@ -22,9 +22,12 @@ CHOICES = (*DTYPES, "auto")
 
 
 def default_precision(device: str) -> str:
-    """bf16 on GPUs and CPUs that run it natively (Ampere+, AVX512-BF16 or AMX), else fp32."""
+    """bf16 on GPUs and CPUs that run it natively (Ampere+, AVX512-BF16 or AMX), else fp32 (also on
+    Apple MPS, whose reduced-precision kernels vary with the macOS version)."""
     if device.startswith("cuda"):
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device.startswith("mps"):
+        return "fp32"
     native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
     return "bf16" if native else "fp32"
 
@@ -50,9 +53,10 @@ def wants_channels_last(module: nn.Module) -> bool:
 
 
 class FrozenForward:
-    """A backbone as frozen forwards run it, under inference mode: a copy with weights in the
-    precision's dtype (the backbone itself stays fp32 for protocols that train it), in channels_last
-    where that helps, optionally compiled. Call with float images N x 3 x S x S on any device."""
+    """A backbone as frozen forwards run it, under inference mode: its own copy on the device, in eval
+    mode, with weights in the precision's dtype, in channels_last where that helps, optionally
+    compiled. The backbone handed in is never moved, cast or re-flagged (the caller owns it; other
+    protocols start from it). Call with float images N x 3 x S x S on any device."""
 
     def __init__(self, backbone: Backbone, device: str, precision: str, compile: bool = False):
         self.backbone, self.device, self.precision, self.compile = backbone, device, precision, compile
@@ -63,11 +67,8 @@ class FrozenForward:
         return DTYPES[self.precision]
 
     def _prepare(self) -> nn.Module:
-        module = self.backbone
-        self.channels_last = wants_channels_last(module)
-        if self.precision != "fp32" or self.channels_last:
-            module = copy.deepcopy(module)
-        module = module.to(self.device, self.dtype).eval()
+        self.channels_last = wants_channels_last(self.backbone)
+        module = copy.deepcopy(self.backbone).to(self.device, self.dtype).eval()
         if self.channels_last:
             module = module.to(memory_format=torch.channels_last)
         return torch.compile(module) if self.compile else module

@@ -54,9 +54,18 @@ class RepeatToSize(Dataset):
 
 
 class TaskModel(torch.nn.Module):
-    def __init__(self, backbone: torch.nn.Module, head: torch.nn.Module):
+    """A backbone and a task head. With `train_backbone` False (frozen), `train()` leaves the
+    backbone in eval mode, so its batch-norm statistics and dropout stay as at inference."""
+
+    def __init__(self, backbone: torch.nn.Module, head: torch.nn.Module, train_backbone: bool = True):
         super().__init__()
-        self.backbone, self.head = backbone, head
+        self.backbone, self.head, self.train_backbone = backbone, head, train_backbone
+
+    def train(self, mode: bool = True) -> TaskModel:
+        super().train(mode)
+        if not self.train_backbone:
+            self.backbone.eval()
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feats = self.backbone(x, levels=self.head.needs_levels)
@@ -98,32 +107,38 @@ class _Trainer(Protocol):
         scored = []
         select = job.samples(job.select)
         key = job.family.selection_key(job.data.meta)
+        # The protocol's own copy, moved to the device once: the backbone handed in is never moved,
+        # cast or re-flagged. Fine-tuning restarts every setting from the original's weights.
+        backbone = copy.deepcopy(job.backbone).to(job.device)
         for lr, wd in itertools.product(hp.lrs, hp.weight_decays):
-            for epoch, model in self._train(job, lr, wd):
+            if self.finetune:
+                backbone.load_state_dict(job.backbone.state_dict())
+            for epoch, model in self._train(job, backbone, lr, wd):
                 metric = score_split(job.family, self._outputs(model, select, job), select, job.data)[key]
                 value = metric.value if metric.higher_is_better else -metric.value
                 scored.append({"lr": lr, "weight_decay": wd, "epoch": epoch, key: metric.value})
                 if best["score"] is None or value > best["score"]:
                     best = {"score": value, "state": copy.deepcopy(model.state_dict()),
                             "setting": {"lr": lr, "weight_decay": wd, "epoch": epoch}}
-        model = self._model(job)
+        model = self._model(job, backbone)
         model.load_state_dict(best["state"])
         return ProtocolResult(lambda samples, split: self._outputs(model, samples, job), best["setting"],
                               job.selection_split, scored)
 
-    def _model(self, job: ProtocolJob) -> TaskModel:
+    def _model(self, job: ProtocolJob, backbone: torch.nn.Module) -> TaskModel:
+        """A fresh head (seeded) on `backbone`, the protocol's copy already on the device."""
         torch.manual_seed(job.seed)
-        backbone = copy.deepcopy(job.backbone) if self.finetune else job.backbone
         head = job.family.build_head(job.backbone.feature_spec, job.data.meta, linear=False)
         bias = job.family.output_bias(job.train, job.data)
         if bias is not None:
             head.set_output_bias(bias)
-        return TaskModel(backbone, head).to(job.device)
+        return TaskModel(backbone, head.to(job.device), train_backbone=self.finetune)
 
-    def _train(self, job: ProtocolJob, lr: float, wd: float) -> Iterator[tuple[int, TaskModel]]:
+    def _train(self, job: ProtocolJob, backbone: torch.nn.Module, lr: float, wd: float,
+               ) -> Iterator[tuple[int, TaskModel]]:
         """Train one setting; yield (epoch, model) whenever it is to be scored."""
         hp: FrozenHparams = job.hparams
-        model = self._model(job)
+        model = self._model(job, backbone)
         ema = torch.optim.swa_utils.AveragedModel(
             model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(hp.ema)) if getattr(hp, "ema", None) else None
         for p in model.backbone.parameters():
@@ -151,8 +166,6 @@ class _Trainer(Protocol):
             samples.epoch = epoch
             sampler.set_epoch(epoch)
             model.train()
-            if not self.finetune:
-                model.backbone.eval()  # frozen: batch-norm statistics stay as they are
             for batch in loader:
                 with autocast(job.device, job.precision):
                     loss = job.family.loss(trained(batch["image"].to(job.device)), batch["target"].to(job.device))
@@ -180,12 +193,14 @@ class _Trainer(Protocol):
 
 @PROTOCOLS.register("frozen")
 class FrozenProtocol(_Trainer):
+    """Frozen backbone, multi-level features, the family's task head trained; settings chosen on validation."""
     name = "frozen"
     Hparams = FrozenHparams
 
 
 @PROTOCOLS.register("finetune")
 class FinetuneProtocol(_Trainer):
+    """Backbone and head trained together (layer-wise learning rates, optional EMA), FaRL's recipe."""
     name = "finetune"
     Hparams = FinetuneHparams
     finetune = True

@@ -84,3 +84,6 @@ class Age(Family):
                               None if np.isnan(std).any() else std.astype(float))
 
         return ArrayScorer(score)
+
+    def metric_names(self, meta: dict[str, Any] | None) -> list[str]:
+        return ["mae", "cs@5", "eps_error"]  # eps_error where the faces have an age std

@@ -92,3 +92,6 @@ class Attributes(Family):
 
     def scorer(self, meta: dict[str, Any]) -> Scorer:
         return ArrayScorer(lambda p, t: attribute_scores(p, t.astype(bool), meta["attribute_names"]))
+
+    def metric_names(self, meta: dict[str, Any] | None) -> list[str]:
+        return ["acc_mean", "bacc_mean", *(f"acc/{name}" for name in (meta["attribute_names"] if meta else ["*"]))]

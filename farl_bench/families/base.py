@@ -155,6 +155,12 @@ class Family:
     def scorer(self, meta: dict[str, Any]) -> Scorer:
         raise NotImplementedError
 
+    def metric_names(self, meta: dict[str, Any] | None) -> list[str] | None:
+        """The names `scorer(meta)` gives, as shell patterns (task specs' `metrics` are checked
+        against them): with meta None (a spec loaded before its dataset is read), the parts a
+        dataset decides are '*'. None where a family does not say: its specs go unchecked."""
+        return None
+
     #: The field of an outside prediction (one JSON line per face) that this family reads.
     prediction_field: str = ""
 
@@ -162,6 +168,15 @@ class Family:
         """One outside prediction (the JSON value of `prediction_field`) -> what `decode` gives;
         ValueError or TypeError, saying what is wrong, for a value the family cannot score."""
         return numbers(value, "a number or a list of numbers")
+
+    def check_prediction(self, prediction: Any, target: Any) -> None:
+        """ValueError when a parsed outside prediction cannot be scored against its face's `target`
+        as it is (a label map of another size than the ground truth's, for example)."""
+
+    def prediction_form(self, prediction: Any) -> str:
+        """The form of a parsed outside prediction, where a family accepts several (a class index or
+        class probabilities): the faces of one predictions file must all take one form."""
+        return "a value"
 
     def score(self, predictions: list[Any], targets: list[Any], meta: dict[str, Any]) -> dict[str, Metric]:
         """Score whole lists at once (selection on val, outside predictions)."""

@@ -31,6 +31,9 @@ class Expression(Family):
             raise ValueError(f"expected {wanted}, got {value!r:.60}")
         return prediction
 
+    def prediction_form(self, prediction: np.ndarray) -> str:
+        return "a class index" if prediction.ndim == 0 else "class probabilities"
+
     def target(self, record: FaceRecord, data: DatasetSplits) -> int:
         return int(record.expression)
 
@@ -54,3 +57,7 @@ class Expression(Family):
             return expression_scores(pred.astype(int), target.astype(int), names)
 
         return ArrayScorer(score)
+
+    def metric_names(self, meta: dict[str, Any] | None) -> list[str]:
+        classes = meta["expression_names"] if meta else ["*"]
+        return ["acc", "mean_class_acc", "macro_f1", *(f"acc/{name}" for name in classes)]

@@ -14,7 +14,7 @@ from farl_bench.backbones import FeatureSpec
 from farl_bench.data.records import DatasetSplits, FaceRecord
 from farl_bench.families.base import Family, Metric, Scorer, numbers
 from farl_bench.families.heads import DenseHead, LinearDenseHead
-from farl_bench.families.metrics.landmarks import landmark_scores
+from farl_bench.families.metrics.landmarks import landmark_scores, threshold_text
 from farl_bench.registry import FAMILIES
 
 
@@ -152,3 +152,11 @@ class Landmarks(Family):
 
     def scorer(self, meta: dict[str, Any]) -> Scorer:
         return LandmarkScorer(meta, self.thresholds)
+
+    def metric_names(self, meta: dict[str, Any] | None) -> list[str]:
+        names = [f"nme_{norm}" for norm in (meta["normalisers"] if meta else [*self.thresholds, "*"])]
+        for norm, thresholds in self.thresholds.items():
+            for threshold in np.atleast_1d(thresholds):
+                names += [f"{kind}@{threshold_text(float(threshold))}_{norm}{variant}"
+                          for kind in ("auc", "fr") for variant in ("", "_farl")]
+        return names

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import nn
 
 from farl_bench.backbones import FeatureSpec
@@ -62,6 +63,37 @@ def _checked_mask(record: FaceRecord, data: DatasetSplits) -> np.ndarray:
     return mask
 
 
+def _png_label_map(path: Path) -> np.ndarray:
+    """H x W class ids of a one-channel PNG (8/16-bit grey or palette indices); colours are refused."""
+    with Image.open(path) as img:
+        if img.mode not in ("L", "P", "I", "I;16"):
+            raise ValueError(f"{path.name} has image mode {img.mode}; expected one channel of class ids "
+                             "(an 8-bit grey or palette PNG), not colours")
+        return np.asarray(img)
+
+
+def _rle_label_map(value: dict[str, Any], n_classes: int) -> np.ndarray:
+    """{"<class id>": COCO RLE} painted in key order onto background 0; all masks one size."""
+    from pycocotools import mask as rle
+
+    label, first = None, ""
+    for cls, encoded in value.items():
+        if not (str(cls).isdecimal() and int(cls) < n_classes):
+            raise ValueError(f"class id {cls!r} is not one of 0..{n_classes - 1}")
+        if not isinstance(encoded, dict) or not {"size", "counts"} <= encoded.keys():
+            raise ValueError(f"class {cls}: expected a COCO RLE {{'size': [h, w], 'counts': ...}}")
+        if isinstance(encoded["counts"], str):
+            encoded = {**encoded, "counts": encoded["counts"].encode()}
+        binary = rle.decode(encoded).astype(bool)
+        if label is None:
+            label, first = np.zeros(binary.shape, np.uint8), cls
+        elif binary.shape != label.shape:
+            raise ValueError(f"RLE masks of different sizes: class {first} is {label.shape[1]} x "
+                             f"{label.shape[0]} px, class {cls} is {binary.shape[1]} x {binary.shape[0]} px")
+        label[binary] = int(cls)
+    return label
+
+
 @FAMILIES.register("parsing")
 class Parsing(Family):
     """Options: head_channels (width of the pyramid head; FaRL uses 768)."""
@@ -72,25 +104,24 @@ class Parsing(Family):
     prediction_field = "mask"  # a label-map PNG path, or {class id: COCO RLE}
 
     def parse_prediction(self, value: Any, base_dir: Any, meta: dict[str, Any]) -> np.ndarray:
-        """A PNG path (relative to the predictions file) or {"<class id>": COCO RLE, ...} painted in
-        key order onto background 0."""
+        """A one-channel label-map PNG (path relative to the predictions file) or {"<class id>": COCO
+        RLE, ...} painted in key order onto background 0; every label a class id of the dataset."""
+        n = self.num_outputs(meta)
         if isinstance(value, str):
-            from PIL import Image
-
-            with Image.open(Path(base_dir) / value) as img:
-                return np.asarray(img)
-        if not isinstance(value, dict) or not value:
+            label = _png_label_map(Path(base_dir) / value)
+        elif isinstance(value, dict) and value:
+            label = _rle_label_map(value, n)
+        else:
             raise ValueError("mask must be a PNG path or a mapping of class id to COCO RLE")
-        from pycocotools import mask as rle
-
-        label = None
-        for cls, encoded in value.items():
-            if isinstance(encoded.get("counts"), str):
-                encoded = {**encoded, "counts": encoded["counts"].encode()}
-            binary = rle.decode(encoded).astype(bool)
-            label = np.zeros(binary.shape, np.uint8) if label is None else label
-            label[binary] = int(cls)
+        outside = (label < 0) | (label >= n)
+        if outside.any():
+            raise ValueError(f"label id(s) {np.unique(label[outside])[:5].tolist()} outside 0..{n - 1}")
         return label
+
+    def check_prediction(self, prediction: np.ndarray, target: np.ndarray) -> None:
+        if prediction.shape != target.shape:  # scored as given: a resize would choose for the user
+            raise ValueError(f"label map {prediction.shape[1]} x {prediction.shape[0]} px, expected "
+                             f"{target.shape[1]} x {target.shape[0]} px (the dataset's label maps)")
 
     def __init__(self, head_channels: int = 128):
         self.head_channels = head_channels
@@ -138,3 +169,7 @@ class Parsing(Family):
 
     def scorer(self, meta: dict[str, Any]) -> Scorer:
         return ParsingScorer(meta["label_names"])
+
+    def metric_names(self, meta: dict[str, Any] | None) -> list[str]:
+        classes = meta["label_names"][1:] if meta else ["*"]  # every class but the background
+        return ["f1_mean", "f1_background", *(f"f1/{name}" for name in classes)]

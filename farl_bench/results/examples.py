@@ -12,9 +12,7 @@ import numpy as np
 from PIL import Image
 
 from farl_bench.data.records import FaceRecord
-from farl_bench.results.store import write_atomic
 
-EXAMPLES_DIR = "examples"
 N_EXAMPLES = 3
 MAX_SIDE = 192  # px: enough to see a mask or a landmark set, small enough to inline in a page
 
@@ -46,9 +44,12 @@ def _shrink(example: Example, kind: str) -> Example:
     return Example(example.id, image, fit(example.prediction), fit(example.target))
 
 
-def save_examples(results: Path, key: str, kind: str, examples: list[Example]) -> str:
-    """Write examples/<key>.npz (`kind`: 'mask' or 'landmarks'); returns its path relative to `results`."""
+def encode_examples(kind: str, examples: list[Example], labels: list[str] | None = None) -> bytes:
+    """The bytes of a run's examples side file (store.examples_file); `kind`: 'mask' or 'landmarks';
+    `labels`: the class names of mask ids, for the report's colour legend."""
     arrays: dict[str, np.ndarray] = {"kind": np.asarray(kind), "ids": np.asarray([e.id for e in examples])}
+    if labels:
+        arrays["labels"] = np.asarray(labels)
     for j, example in enumerate(_shrink(e, kind) for e in examples):
         jpeg = io.BytesIO()
         Image.fromarray(example.image).save(jpeg, format="JPEG", quality=90)
@@ -56,15 +57,13 @@ def save_examples(results: Path, key: str, kind: str, examples: list[Example]) -
                        f"target{j}": example.target})
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
-    relative = f"{EXAMPLES_DIR}/{key}.npz"
-    write_atomic(results / relative, buffer.getvalue())
-    return relative
+    return buffer.getvalue()
 
 
-def load_examples(path: Path) -> tuple[str, list[Example]]:
-    """(kind, examples) from a side file written by `save_examples`."""
+def load_examples(path: Path) -> tuple[str, list[Example], list[str] | None]:
+    """(kind, examples, class names or None) from a side file made by `encode_examples`."""
     with np.load(path) as npz:
         ids = npz["ids"].tolist()
         examples = [Example(i, np.asarray(Image.open(io.BytesIO(npz[f"image{j}"].tobytes())).convert("RGB")),
                             npz[f"prediction{j}"], npz[f"target{j}"]) for j, i in enumerate(ids)]
-        return str(npz["kind"]), examples
+        return str(npz["kind"]), examples, npz["labels"].tolist() if "labels" in npz else None

@@ -1,41 +1,73 @@
 """The tables: per-draw values, the long table (one row per aggregated number), the wide leaderboard
-pivoted from it with each backbone's average rank, and a Markdown rendering of the leaderboard."""
+pivoted from it with each backbone's average rank, and a Markdown rendering of the leaderboard.
+Every table comes out in one order whatever order the records were written in."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
+from farl_bench.backbones.weights import RANDOM_INIT
 from farl_bench.errors import UserError
-from farl_bench.results.stats import aggregate, draws_table, replicates_loader
-from farl_bench.results.store import iter_records, locked, runs_path, write_atomic
+from farl_bench.results.record import RunRecord
+from farl_bench.results.stats import aggregate, as_records, draws_table, replicates_loader
+from farl_bench.results.store import (DRAWS_CSV, LONG_CSV, MARKDOWN, WIDE_CSV, locked_records, runs_path, table_path,
+                                      write_atomic)
 
-DRAWS_CSV = "draws.csv"
-LONG_CSV = "results.csv"
-WIDE_CSV = "leaderboard.csv"
-MARKDOWN = "leaderboard.md"
 RANK = "avg_rank"
+RANK_OVER = "avg_rank_over"
 #: What, beside the task, makes two numbers incomparable: shown in a column label when a task has several.
 VARIANT = ["task_version", "data_fingerprint", "selection_split"]
+#: The order of the long table's rows (a total order: these name one number); draws add the seed.
+ORDER = ["backbone", "protocol", "task", "task_version", "data_fingerprint", "selection_split", "fraction", "shots",
+         "budget", "subset", "metric"]
 
 
-def long_table(records: Iterable[Mapping[str, Any]], results: Path | None = None) -> pd.DataFrame:
-    """Aggregated over draws (see stats.aggregate); intervals read from `results` (NaN without it)."""
-    records = list(records)
+def _in_order(table: pd.DataFrame, *extra: str) -> pd.DataFrame:
+    return table.sort_values([*ORDER, *extra], na_position="last", kind="stable").reset_index(drop=True)
+
+
+def weights_of(records: Iterable[RunRecord | Mapping[str, Any]]) -> dict[str, str]:
+    """Backbone -> where its weights came from: the first word of the records' `weights`
+    ('random-init', 'file', 'hub', ...), 'none' for a backbone without parameters (pixels, hog:
+    nothing was drawn at random), 'unknown' for records made before `weights` was recorded. Random
+    init wins over any other record of the backbone, so a floor is never shown as trained."""
+    kinds: dict[str, str] = {}
+    for r in as_records(records):
+        kind = "none" if r.backbone_params == 0 else (r.weights or "unknown").split(" ", 1)[0]
+        if kinds.get(r.backbone) != RANDOM_INIT:
+            kinds[r.backbone] = kind
+    return kinds
+
+
+def draws_in_order(records: Iterable[RunRecord | Mapping[str, Any]]) -> pd.DataFrame:
+    """stats.draws_table in the tables' order."""
+    return _in_order(draws_table(records), "seed")
+
+
+def long_table(records: Iterable[RunRecord | Mapping[str, Any]], results: Path | None = None) -> pd.DataFrame:
+    """Aggregated over draws (see stats.aggregate); intervals read from `results` (NaN without it);
+    `weights` as in `weights_of`. Draws are aggregated in a fixed order, so sums and the bytes
+    written do not depend on the order of the records."""
+    records = as_records(records)
     replicates_of = replicates_loader(results, records) if results is not None else (lambda key: {})
-    return aggregate(draws_table(records), replicates_of)
+    long = _in_order(aggregate(draws_in_order(records), replicates_of))
+    return long.assign(weights=long["backbone"].map(weights_of(records)).fillna("unknown"))
 
 
 def _labels(head: pd.DataFrame) -> pd.Series:
     """`task[subset]:metric@budget`; a task measured under several settings, data copies or
-    selection splits gets them in its label (`task#<version>`, `~<data>`, `(test-selected)`)."""
-    distinct = head.groupby("task")[VARIANT].nunique()
+    selection splits gets them in its label (`task#<version>`, `~<data>`, `(test-selected)`).
+    Versions count within a protocol: each protocol's cells have their own (`TaskSpec.version_for`)."""
+    versions = head.groupby(["task", "protocol"])["task_version"].nunique()
+    distinct = head.groupby("task")[VARIANT[1:]].nunique()
 
     def label(row: pd.Series) -> str:
         task = row.task
-        if distinct.loc[row.task, "task_version"] > 1:
+        if versions.loc[(row.task, row.protocol)] > 1:
             task += f"#{row.task_version}"
         if distinct.loc[row.task, "data_fingerprint"] > 1:
             task += f"~{str(row.data_fingerprint)[:6]}"
@@ -54,7 +86,8 @@ def _headline(long: pd.DataFrame) -> pd.DataFrame:
     if head.empty:
         return head.assign(column=[])
     head = head.assign(column=_labels(head), _subset=head["subset"] != "test")
-    head = head.sort_values(["task", "_subset", "subset", "metric", "fraction", "shots"], na_position="last")
+    head = head.sort_values(["task", "_subset", "subset", "metric", "fraction", "shots"], na_position="last",
+                            kind="stable")
     return head.drop(columns="_subset")
 
 
@@ -62,23 +95,90 @@ def _columns(head: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(head["column"]))
 
 
+def rank_columns(head: pd.DataFrame) -> dict[str, list[str]]:
+    """Protocol -> the columns in which every ranked backbone of that protocol (one with any number
+    there) has a number: a backbone is never ranked on a column another one lacks."""
+    measured = head[head["mean"].notna()]
+    backbones = measured.groupby("protocol")["backbone"].nunique()
+    counts = measured.groupby(["protocol", "column"])["backbone"].nunique()
+    order = _columns(head)
+    return {p: [c for c in order if counts.get((p, c), 0) == n] for p, n in backbones.items()}
+
+
 def average_ranks(head: pd.DataFrame) -> pd.Series:
-    """Mean over columns of each (backbone, protocol)'s rank among the backbones of its protocol
-    (1 = best, ties share the mean rank); columns a row lacks are left out of its mean."""
+    """Mean over the `rank_columns` of each (backbone, protocol)'s rank among the backbones of its
+    protocol (1 = best, ties share the mean rank); NaN where there is no such column."""
+    used = rank_columns(head)
+    head = head[[c in used.get(p, ()) for p, c in zip(head["protocol"], head["column"])]]
     loss = head["mean"].where(~head["higher_is_better"].astype(bool), -head["mean"])  # lower is better
     ranks = loss.groupby([head["protocol"], head["column"]]).rank(method="average")
     return ranks.groupby([head["backbone"], head["protocol"]]).mean()
 
 
-def wide_table(long: pd.DataFrame) -> pd.DataFrame:
-    """Rows backbone + protocol; columns task:metric@budget (headline metrics, mean over draws) and
-    avg_rank. Rows sorted by protocol, then average rank (best first)."""
+@dataclass
+class Board:
+    """The leaderboard before rendering. `rows`: one per (backbone, protocol) with `weights`,
+    avg_rank and avg_rank_over, in display order (protocol, then avg_rank, best first); `cells`:
+    the headline rows of the long table with their `column` and `best` (the best value of its
+    column within its protocol, at two decimals, ties all; none where all values are equal)."""
+
+    rows: pd.DataFrame
+    cells: pd.DataFrame
+    columns: list[str]
+    higher_is_better: dict[str, bool]
+    rank_columns: dict[str, list[str]]
+
+    def rank_note(self) -> str:
+        """Which columns avg_rank is over, per protocol."""
+        parts = []
+        for protocol, used in self.rank_columns.items():
+            if not used:
+                parts.append(f"{protocol}: no column every backbone has, so no rank")
+            elif len(used) == len(self.cells.loc[self.cells["protocol"] == protocol, "column"].unique()):
+                parts.append(f"{protocol}: all {len(used)} column(s)")
+            else:
+                parts.append(f"{protocol}: {', '.join(used)}")
+        return ("avg_rank: mean rank among the backbones of a protocol, over the columns every one of them "
+                "has (" + "; ".join(parts) + ")")
+
+
+def board(long: pd.DataFrame) -> Board | None:
+    """The leaderboard of a long table; None when it holds no headline number."""
     head = _headline(long)
     if head.empty:
+        return None
+    used = rank_columns(head)
+    rows = (head.groupby(["backbone", "protocol"], sort=True)["weights"].first().to_frame()
+            .join(average_ranks(head).rename(RANK)).reset_index())
+    rows[RANK_OVER] = ["; ".join(used.get(p, [])) for p in rows["protocol"]]
+    rows = rows.sort_values(["protocol", RANK, "backbone"], na_position="last", kind="stable").reset_index(drop=True)
+    shown = head["mean"].round(2)
+    better = shown.where(head["higher_is_better"].astype(bool), -shown)
+    groups = better.groupby([head["protocol"], head["column"]])
+    best = (better == groups.transform("max")) & (groups.transform("nunique") > 1)
+    higher = dict(zip(head["column"], head["higher_is_better"].astype(bool)))
+    return Board(rows, head.assign(best=best), _columns(head), higher, used)
+
+
+def arrow(higher_is_better: bool) -> str:
+    return "↑" if higher_is_better else "↓"
+
+
+def display_name(backbone: str, weights: str) -> str:
+    """The backbone as tables show it: a random network says so, since it is a floor, not a model."""
+    return f"{backbone} (random init)" if weights == RANDOM_INIT else backbone
+
+
+def wide_table(long: pd.DataFrame) -> pd.DataFrame:
+    """Rows backbone + protocol (with `weights`); columns task:metric@budget (headline metrics, mean
+    over draws), avg_rank and avg_rank_over (the columns avg_rank is over, `; `-separated). Rows
+    sorted by protocol, then average rank (best first)."""
+    lb = board(long)
+    if lb is None:
         return pd.DataFrame()
-    wide = head.pivot(index=["backbone", "protocol"], columns="column", values="mean")[_columns(head)]
-    wide[RANK] = average_ranks(head)
-    return wide.reset_index().sort_values(["protocol", RANK, "backbone"]).reset_index(drop=True)
+    means = lb.cells.pivot(index=["backbone", "protocol"], columns="column", values="mean")[lb.columns]
+    wide = lb.rows.join(means, on=["backbone", "protocol"])
+    return wide[["backbone", "protocol", "weights", *lb.columns, RANK, RANK_OVER]]
 
 
 def _cell(mean: float, std: float, n_draws: int) -> str:
@@ -87,27 +187,25 @@ def _cell(mean: float, std: float, n_draws: int) -> str:
     return f"{mean:.2f} ± {std:.2f}" if n_draws > 1 and not np.isnan(std) else f"{mean:.2f}"
 
 
-def leaderboard_cells(long: pd.DataFrame) -> pd.DataFrame:
-    """The leaderboard as text: mean ± std over draws (mean alone for one draw), and avg_rank."""
-    head = _headline(long)
-    if head.empty:
-        return pd.DataFrame()
-    cells = head.assign(text=[_cell(m, s, n) for m, s, n in zip(head["mean"], head["std"], head["n_draws"])])
-    table = cells.pivot(index=["backbone", "protocol"], columns="column", values="text")[_columns(head)].fillna("–")
-    table[RANK] = average_ranks(head)
-    table = table.reset_index().sort_values(["protocol", RANK, "backbone"]).reset_index(drop=True)
-    return table.assign(**{RANK: table[RANK].map("{:.2f}".format)})
-
-
 def markdown_table(long: pd.DataFrame) -> str:
-    """`leaderboard_cells` as a Markdown table."""
-    table = leaderboard_cells(long)
-    if table.empty:
+    """The leaderboard in Markdown: mean ± std over draws (mean alone for one draw), the best of
+    each column within a protocol in bold, the metric's direction in each header, then a line
+    saying which columns avg_rank is over."""
+    lb = board(long)
+    if lb is None:
         return ""
-    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
-    lines += ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |"
-              for row in table.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
+    text = [f"**{_cell(m, s, n)}**" if b else _cell(m, s, n)
+            for m, s, n, b in zip(lb.cells["mean"], lb.cells["std"], lb.cells["n_draws"], lb.cells["best"])]
+    cells = lb.cells.assign(text=text).pivot(index=["backbone", "protocol"], columns="column", values="text")
+    header = ["backbone", "protocol", *(f"{c} {arrow(lb.higher_is_better[c])}" for c in lb.columns), f"{RANK} ↓"]
+    lines = ["| " + " | ".join(header) + " |", "|---|---|" + "---:|" * (len(header) - 2)]
+    for row in lb.rows.itertuples(index=False):
+        values = [cells.loc[(row.backbone, row.protocol), c] for c in lb.columns]
+        rank = "–" if np.isnan(row.avg_rank) else f"{row.avg_rank:.2f}"
+        line = [display_name(row.backbone, row.weights), row.protocol, *("–" if pd.isna(v) else v for v in values),
+                rank]
+        lines.append("| " + " | ".join(str(v).replace("|", "\\|") for v in line) + " |")
+    return "\n".join(lines) + "\n\n" + lb.rank_note() + ".\n"
 
 
 def write_tables(results: Path) -> pd.DataFrame:
@@ -115,15 +213,14 @@ def write_tables(results: Path) -> pd.DataFrame:
     `runs.jsonl` into `results`; return the wide table."""
     # Under the append lock: a table written by one process of several is never older than
     # a record another process already appended, so the last table written holds every record.
-    with locked(results):
-        records = list(iter_records(results))
+    with locked_records(results) as records:
         if not records:
             raise UserError(f"no run records in {runs_path(results)}: "
                             f"run `farl-bench run ... --results {results}` first")
         long = long_table(records, results)
         wide = wide_table(long)
-        write_atomic(results / DRAWS_CSV, draws_table(records).to_csv(index=False))
-        write_atomic(results / LONG_CSV, long.to_csv(index=False))
-        write_atomic(results / WIDE_CSV, wide.to_csv(index=False, float_format="%.2f"))
-        write_atomic(results / MARKDOWN, markdown_table(long))
+        write_atomic(table_path(results, DRAWS_CSV), draws_in_order(records).to_csv(index=False))
+        write_atomic(table_path(results, LONG_CSV), long.to_csv(index=False))
+        write_atomic(table_path(results, WIDE_CSV), wide.to_csv(index=False, float_format="%.2f"))
+        write_atomic(table_path(results, MARKDOWN), markdown_table(long))
         return wide

@@ -1,38 +1,97 @@
 """`index.html`: one self-contained page (inline CSS, images as base64 PNG, no network) with the
 leaderboard, data-efficiency plots, per-subset and per-class tables, example predictions of dense
-tasks and the headline numbers with their intervals. Built from a results folder, never re-running."""
+tasks and the headline numbers with their intervals. Built from a results folder, never re-running.
+
+Made to be printed or pasted into a paper's appendix: each number has its 95% interval beside it
+and the best of its column in bold, each header the metric's direction, text is left-aligned and
+numbers right-aligned, and a random-init backbone says so wherever it is named."""
 from __future__ import annotations
 
 import base64
 import html
+import io
 from pathlib import Path
-from typing import Any
 
+import numpy as np
 import pandas as pd
+from PIL import Image
 
+from farl_bench.backbones.weights import RANDOM_INIT
 from farl_bench.errors import UserError
 from farl_bench.results.examples import load_examples
-from farl_bench.results.leaderboard import leaderboard_cells, long_table
-from farl_bench.results.plots import efficiency_plot, examples_figure
+from farl_bench.results.leaderboard import arrow, board, display_name, long_table, weights_of
+from farl_bench.results.plots import DPI, efficiency_plot, examples_figure
+from farl_bench.results.record import RunRecord
 from farl_bench.results.stats import latest_draws
 from farl_bench.results.store import iter_records, runs_path, write_atomic
 
-STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}
-table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}th,td{border:1px solid #ccc;padding:3px 8px}
-th{background:#f3f3f3}td{text-align:right}h2{border-bottom:2px solid #ddd;margin-top:2em}
-.scroll{overflow-x:auto}figure{display:inline-block;margin:.5em}figcaption{font-size:12px;color:#555}.note{color:#555;font-size:13px}"""
+STYLE = """body{font-family:system-ui,sans-serif;margin:1.5em;max-width:1400px;color:#222}
+table{border-collapse:collapse;margin:.3em 0 .3em;font-size:13px}th,td{border:1px solid #ccc;padding:3px 8px}
+th{background:#f3f3f3;vertical-align:bottom}.num{text-align:right;white-space:nowrap}.text{text-align:left}
+td.text{white-space:nowrap}
+.ci{color:#666;font-size:11px}h2{border-bottom:2px solid #ddd;margin-top:2em}
+.scroll{overflow-x:auto;margin-bottom:1.2em}figure{display:inline-block;margin:.3em;vertical-align:top}
+figcaption{font-size:12px;color:#555;max-width:600px}.note{color:#555;font-size:13px;max-width:1000px}"""
+#: CSS pixels per inch: a 150 dpi figure is shown at its printed size.
+CSS_DPI = 96
+UNSET = "–"
+INTERVALS = ("brackets: 95% bootstrap interval over test faces; ± : std over draws where there is no interval; "
+             "bold: the best of its column")
 
 
 def _image(png: bytes, caption: str) -> str:
+    width = round(Image.open(io.BytesIO(png)).width * CSS_DPI / DPI)
     data = base64.b64encode(png).decode()
-    return (f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+    return (f'<figure><img alt="{html.escape(caption)}" width="{width}" src="data:image/png;base64,{data}">'
             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
-def _table(frame: pd.DataFrame, caption: str = "") -> str:
-    head = f"<h3>{html.escape(caption)}</h3>" if caption else ""
-    table = frame.rename_axis(columns=None).to_html(index=False, na_rep="–", float_format="{:.2f}".format, border=0)
-    return f'{head}<div class="scroll">{table}</div>'
+def _table(header: list[str], rows: list[list[str]], numeric: list[bool], caption: str = "", note: str = "") -> str:
+    """An HTML table of cells that are already HTML; `numeric` columns right-aligned, the rest left."""
+    align = ["num" if n else "text" for n in numeric]
+    head = "".join(f'<th class="{a}">{h}</th>' for a, h in zip(align, header))
+    body = "".join("<tr>" + "".join(f'<td class="{a}">{c}</td>' for a, c in zip(align, row)) + "</tr>" for row in rows)
+    title = f"<h3>{html.escape(caption)}</h3>" if caption else ""
+    footer = f'<p class="note">{html.escape(note)}</p>' if note else ""
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'{title}<div class="scroll">{table}{footer}</div>'
+
+
+def _number(row: pd.Series) -> str:
+    """A long-table row as a cell: mean (bold where `best`), then its 95% interval, else ± std over draws."""
+    if pd.isna(row["mean"]):
+        return UNSET
+    mean = f"<b>{row['mean']:.2f}</b>" if row["best"] else f"{row['mean']:.2f}"
+    if not (pd.isna(row["ci_low"]) or pd.isna(row["ci_high"])):
+        return f'{mean} <span class="ci">[{row["ci_low"]:.2f}, {row["ci_high"]:.2f}]</span>'
+    if row["n_draws"] > 1 and not pd.isna(row["std"]):
+        return f'{mean} <span class="ci">± {row["std"]:.2f}</span>'
+    return mean
+
+
+def _best(values: pd.Series, higher_is_better: bool) -> pd.Series:
+    """Which values are the best at two decimals (ties all; none where all are equal)."""
+    shown = values.round(2)
+    top = shown.max() if higher_is_better else shown.min()
+    return (shown == top) & (shown.nunique() > 1)
+
+
+def _leaderboard(long: pd.DataFrame) -> list[str]:
+    lb = board(long)
+    if lb is None:
+        return []
+    cells = lb.cells.set_index(["backbone", "protocol", "column"])
+    header = ["backbone", "protocol", *(html.escape(f"{c} {arrow(lb.higher_is_better[c])}") for c in lb.columns),
+              "avg_rank ↓"]
+    rows = []
+    for row in lb.rows.itertuples(index=False):
+        numbers = [_number(cells.loc[(row.backbone, row.protocol, c)]) if (row.backbone, row.protocol, c) in cells.index
+                   else UNSET for c in lb.columns]
+        rank = UNSET if np.isnan(row.avg_rank) else f"{row.avg_rank:.2f}"
+        rows.append([html.escape(display_name(row.backbone, row.weights)), html.escape(row.protocol), *numbers, rank])
+    note = (f"Sorted by protocol, then avg_rank. {lb.rank_note()}. {INTERVALS} within its protocol. Arrows: "
+            "whether higher or lower is better.")
+    return [_table(header, rows, [False, False, *[True] * (len(header) - 2)], note=note)]
 
 
 def _reference(rows: pd.DataFrame) -> pd.DataFrame:
@@ -43,68 +102,105 @@ def _reference(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[rows["shots"] == rows["shots"].max()]
 
 
-def _efficiency(long: pd.DataFrame) -> list[str]:
+def _grid(rows: pd.DataFrame, index: str, columns: str, names: dict[str, str], best_along: str) -> tuple[list, list]:
+    """Header and HTML rows of `rows` (long-table rows) laid out index x columns, each cell a number
+    with its interval; the best of each column (best_along='column') or row ('row') in bold."""
+    higher = rows["higher_is_better"].astype(bool)
+    best = rows.groupby(columns if best_along == "column" else index, sort=False)["mean"].transform(
+        lambda values: _best(values, bool(higher.loc[values.index].iloc[0])))
+    cells = rows.assign(best=best).drop_duplicates([index, columns]).set_index([index, columns])
+    keys = list(dict.fromkeys(rows[index])), list(dict.fromkeys(rows[columns]))
+    header = [index, *(html.escape(names.get(c, c)) for c in keys[1])]
+    body = [[html.escape(names.get(i, i)), *(_number(cells.loc[(i, c)]) if (i, c) in cells.index else UNSET
+                                             for c in keys[1])] for i in keys[0]]
+    return header, body
+
+
+def _efficiency(long: pd.DataFrame, names: dict[str, str]) -> list[str]:
     out = []
     head = long[long["headline"].astype(bool) & (long["subset"] == "test")]
     for (task, protocol, metric), rows in head.groupby(["task", "protocol", "metric"], sort=True):
         for x in ("fraction", "shots"):
             points = rows[rows[x].notna()]
             if points[x].nunique() > 1:
-                out.append(_image(efficiency_plot(points, x, f"{task}: {metric} ({protocol})"),
-                                  f"{task} {metric} vs training {x}, {protocol}; error bars: std over draws"))
+                out.append(_image(efficiency_plot(points, x, f"{task}: {metric} ({protocol})", names),
+                                  f"{task} {metric} vs training {x}, {protocol}; error bars: std over draws, "
+                                  "cut at the metric's range"))
     return out
 
 
-def _per_subset(long: pd.DataFrame) -> list[str]:
+def _per_subset(long: pd.DataFrame, names: dict[str, str]) -> list[str]:
     out = []
     head = long[long["headline"].astype(bool)]
     for (task, protocol, metric), rows in head.groupby(["task", "protocol", "metric"], sort=True):
         if rows["subset"].nunique() < 2:
             continue
         rows = _reference(rows)
-        table = rows.pivot_table(index="backbone", columns="subset", values="mean", aggfunc="first")
-        out.append(_table(table.reset_index(), f"{task}: {metric} per test subset ({protocol}, "
-                                               f"budget {rows['budget'].iloc[0]}, mean over draws)"))
+        rows = rows.assign(_subset=rows["subset"] != "test").sort_values(["backbone", "_subset", "subset"],
+                                                                         kind="stable")
+        header, body = _grid(rows, "backbone", "subset", names, best_along="column")
+        caption = (f"{task}: {metric} {arrow(bool(rows['higher_is_better'].iloc[0]))} per test subset ({protocol}, "
+                   f"budget {rows['budget'].iloc[0]}, mean over draws)")
+        out.append(_table(header, body, [False, *[True] * (len(header) - 1)], caption))
     return out
 
 
-def _per_class(long: pd.DataFrame) -> list[str]:
+def _per_class(long: pd.DataFrame, names: dict[str, str]) -> list[str]:
     out = []
     classes = long[long["metric"].str.contains("/", regex=False) & (long["subset"] == "test")]
     for (task, protocol), rows in classes.groupby(["task", "protocol"], sort=True):
-        rows = _reference(rows)
-        table = rows.pivot_table(index="metric", columns="backbone", values="mean", aggfunc="first",
-                                 dropna=False)  # a class absent from the test set stays, as –
-        out.append(_table(table.reset_index(), f"{task}: per class ({protocol}, budget {rows['budget'].iloc[0]}, "
-                                               "test, mean over draws)"))
+        rows = _reference(rows)  # a class absent from the test set keeps its row, as –
+        header, body = _grid(rows.sort_values("backbone", kind="stable"), "metric", "backbone", names, best_along="row")
+        caption = (f"{task}: per class {arrow(bool(rows['higher_is_better'].iloc[0]))} ({protocol}, budget "
+                   f"{rows['budget'].iloc[0]}, test, mean over draws; the best of each row in bold)")
+        out.append(_table(header, body, [False, *[True] * (len(header) - 1)], caption))
     return out
 
 
-def _examples(records: list[dict[str, Any]], results: Path) -> list[str]:
+def _examples(records: list[RunRecord], results: Path, names: dict[str, str]) -> list[str]:
     """For each dense (task, protocol, backbone): the examples of the run with the largest budget
     (fraction before shots), lowest seed."""
-    chosen: dict[tuple[str, str, str], dict[str, Any]] = {}
+    chosen: dict[tuple[str, str, str], tuple[tuple, RunRecord]] = {}
     for r in latest_draws(records):
-        if not r.get("examples"):
+        if not r.examples:
             continue
-        rank = (r.get("fraction") is not None, r.get("fraction") or r.get("shots") or 0, -r["seed"])
-        key = (r["task"], r["protocol"], r["backbone"])
-        if key not in chosen or rank > chosen[key]["rank"]:
-            chosen[key] = {"rank": rank, "record": r}
+        rank = (r.fraction is not None, r.fraction or r.shots or 0, -r.seed)
+        key = (r.task, r.protocol, r.backbone)
+        if key not in chosen or rank > chosen[key][0]:
+            chosen[key] = (rank, r)
     out = []
-    for (task, protocol, backbone), item in sorted(chosen.items()):
-        path = results / item["record"]["examples"]
+    for (task, protocol, backbone), (_, record) in sorted(chosen.items()):
+        path = results / record.examples
         if not path.is_file():
             continue
-        kind, examples = load_examples(path)
-        out.append(_image(examples_figure(kind, examples),
-                          f"{task}, {backbone} ({protocol}), budget {item['record']['budget']}, seed "
-                          f"{item['record']['seed']}"))
+        kind, examples, labels = load_examples(path)
+        out.append(_image(examples_figure(kind, examples, labels),
+                          f"{task}, {names.get(backbone, backbone)} ({protocol}), budget {record.budget}, "
+                          f"seed {record.seed}"))
     return out
+
+
+def _headline_numbers(long: pd.DataFrame, names: dict[str, str]) -> list[str]:
+    """Every headline number with its interval, sorted by task, protocol, budget, subset (whole test set
+    first), metric, backbone."""
+    rows = long[long["headline"].astype(bool)]
+    rows = rows.assign(_subset=rows["subset"] != "test").sort_values(
+        ["task", "protocol", "fraction", "shots", "budget", "_subset", "subset", "metric", "backbone"],
+        na_position="last", kind="stable")
+    text = ["backbone", "protocol", "task", "budget", "subset", "metric", "unit", "selection_split"]
+    numbers = ["mean", "std", "ci_low", "ci_high", "n_draws"]
+    header = [*text, "better", *numbers]
+    body = []
+    for _, row in rows.iterrows():
+        values = [names.get(row.backbone, row.backbone), *(row[c] for c in text[1:])]
+        figures = [UNSET if pd.isna(row[c]) else f"{row[c]:.2f}" for c in numbers[:-1]] + [str(row["n_draws"])]
+        body.append([*map(html.escape, map(str, values)), arrow(bool(row.higher_is_better)), *figures])
+    return [_table(header, body, [False] * (len(text) + 1) + [True] * len(numbers))]
 
 
 def _section(title: str, parts: list[str], empty: str) -> str:
-    return f"<h2>{html.escape(title)}</h2>" + ("\n".join(parts) if parts else f'<p class="note">{html.escape(empty)}</p>')
+    body = "\n".join(parts) if parts else f'<p class="note">{html.escape(empty)}</p>'
+    return f"<h2>{html.escape(title)}</h2>{body}"
 
 
 def write_report(results: Path, out: Path) -> Path:
@@ -113,22 +209,23 @@ def write_report(results: Path, out: Path) -> Path:
     if not records:
         raise UserError(f"no run records in {runs_path(results)}: run `farl-bench run ... --results {results}` first")
     long = long_table(records, results)
-    headline = long[long["headline"].astype(bool)][["backbone", "protocol", "task", "budget", "subset", "metric",
-                                                    "mean", "std", "ci_low", "ci_high", "n_draws", "unit",
-                                                    "selection_split"]]
-    last = records[-1]["versions"]
+    weights = weights_of(records)
+    names = {backbone: display_name(backbone, kind) for backbone, kind in weights.items()}
+    random = [b for b, kind in weights.items() if kind == RANDOM_INIT]
+    last = records[-1].versions
     body = [
         "<h1>farl-bench report</h1>",
         f'<p class="note">{len(records)} run records from {html.escape(str(results))}; farl-bench '
         f"{html.escape(str(last.get('farl_bench')))}, commit {html.escape(str(last.get('git_commit')))}. "
-        "Means over draws (subset draws x seeds) ± their std; 95% intervals are bootstrap percentiles "
-        "over test faces.</p>",
-        _section("Leaderboard", [_table(leaderboard_cells(long))], ""),
-        _section("Data efficiency", _efficiency(long), "Only one training budget was run: no curves to draw."),
-        _section("Per test subset", _per_subset(long), "No task here has test subsets."),
-        _section("Per class", _per_class(long), "No per-class metrics here."),
-        _section("Example predictions", _examples(records, results), "No dense task (parsing, landmarks) here."),
-        _section("Headline numbers with intervals", [_table(headline)], ""),
+        "Means over draws (subset draws x seeds); 95% intervals are bootstrap percentiles over test faces."
+        + (f" {html.escape(', '.join(random))}: random init, weights drawn at random rather than trained: a floor to "
+           "beat, not a model." if random else "") + "</p>",
+        _section("Leaderboard", _leaderboard(long), "No headline numbers."),
+        _section("Data efficiency", _efficiency(long, names), "Only one training budget was run: no curves to draw."),
+        _section("Per test subset", _per_subset(long, names), "No task here has test subsets."),
+        _section("Per class", _per_class(long, names), "No per-class metrics here."),
+        _section("Example predictions", _examples(records, results, names), "No dense task (parsing, landmarks) here."),
+        _section("Headline numbers with intervals", _headline_numbers(long, names), "No headline numbers."),
     ]
     page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>farl-bench report</title>'
             f"<style>{STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")

@@ -17,13 +17,11 @@ import numpy as np
 import pandas as pd
 
 from farl_bench.families.base import Scorer
-from farl_bench.plan import budget_label
-from farl_bench.results.store import write_atomic
+from farl_bench.results.record import RunRecord
 
 log = logging.getLogger(__name__)
 
 BOOTSTRAP_SEED = 0
-BOOTSTRAP_DIR = "bootstrap"
 CI_LEVEL = 0.95
 
 #: Columns that name one aggregated number; records equal in all of them (metric aside) are draws
@@ -52,17 +50,15 @@ def bootstrap(scorer: Scorer, n: int, replicates: int) -> dict[str, np.ndarray]:
     return {name: np.asarray(v, np.float32) for name, v in values.items()}
 
 
-def save_replicates(results: Path, key: str, replicates: Mapping[str, Mapping[str, np.ndarray]]) -> str | None:
-    """Write {subset: {metric: (B,)}} to bootstrap/<key>.npz; returns its path relative to `results`."""
+def encode_replicates(replicates: Mapping[str, Mapping[str, np.ndarray]]) -> bytes | None:
+    """{subset: {metric: (B,)}} as the bytes of a run's side file (store.bootstrap_file); None when empty."""
     names = [f"{subset}|{metric}" for subset, metrics in replicates.items() for metric in metrics]
     if not names:
         return None
     buffer = io.BytesIO()
     np.savez_compressed(buffer, names=np.asarray(names),
                         values=np.stack([v for metrics in replicates.values() for v in metrics.values()]))
-    relative = f"{BOOTSTRAP_DIR}/{key}.npz"
-    write_atomic(results / relative, buffer.getvalue())
-    return relative
+    return buffer.getvalue()
 
 
 def load_replicates(path: Path) -> dict[str, np.ndarray]:
@@ -74,37 +70,36 @@ def load_replicates(path: Path) -> dict[str, np.ndarray]:
         return dict(zip(npz["names"].tolist(), npz["values"]))
 
 
-def _budget(record: Mapping[str, Any]) -> str:
-    return record.get("budget") or budget_label(record["fraction"], record.get("shots"))
+def as_records(records: Iterable[RunRecord | Mapping[str, Any]]) -> list[RunRecord]:
+    """Records as RunRecords (plain dicts, as in runs.jsonl, are validated)."""
+    return [RunRecord.model_validate(r) for r in records]
 
 
-def latest_draws(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def latest_draws(records: Iterable[RunRecord | Mapping[str, Any]]) -> list[RunRecord]:
     """One record per draw: where several share (backbone, protocol, task, version, data, selection,
     budget, seed) — a re-run, or a run under other defaults — the last one written wins."""
-    latest: dict[tuple, Mapping[str, Any]] = {}
-    for r in records:
-        draw = (r["backbone"], r["protocol"], r["task"], r["task_version"], r.get("data_fingerprint", ""),
-                r["selection_split"], _budget(r), r["seed"])
+    latest: dict[tuple, RunRecord] = {}
+    for r in as_records(records):
+        draw = (r.backbone, r.protocol, r.task, r.task_version, r.data_fingerprint, r.selection_split, r.budget,
+                r.seed)
         latest.pop(draw, None)  # re-insert so the dict keeps write order
         latest[draw] = r
     return list(latest.values())
 
 
-def draws_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+def draws_table(records: Iterable[RunRecord | Mapping[str, Any]]) -> pd.DataFrame:
     """One row per (draw, subset, metric): the per-run values behind every aggregate."""
     rows = []
     for r in latest_draws(records):
-        for subset, metrics in r["metrics"].items():
+        for subset, metrics in r.metrics.items():
             for metric, m in metrics.items():
-                rows.append({"backbone": r["backbone"], "protocol": r["protocol"], "task": r["task"],
-                             "task_version": r["task_version"], "data_fingerprint": r.get("data_fingerprint", ""),
-                             "selection_split": r["selection_split"], "budget": _budget(r),
-                             "fraction": r.get("fraction"), "shots": r.get("shots"), "seed": r["seed"],
-                             "split_fingerprint": r.get("split_fingerprint", ""), "subset": subset,
-                             "metric": metric, "value": m["value"], "unit": m["unit"],
-                             "higher_is_better": m["higher_is_better"], "headline": metric in r["headline_metrics"],
-                             "n_train": r["n_train"], "n_test": r.get("subset_sizes", {}).get(subset),
-                             "key": r["key"]})
+                rows.append({"backbone": r.backbone, "protocol": r.protocol, "task": r.task,
+                             "task_version": r.task_version, "data_fingerprint": r.data_fingerprint,
+                             "selection_split": r.selection_split, "budget": r.budget, "fraction": r.fraction,
+                             "shots": r.shots, "seed": r.seed, "split_fingerprint": r.split_fingerprint,
+                             "subset": subset, "metric": metric, "value": m.value, "unit": m.unit,
+                             "higher_is_better": m.higher_is_better, "headline": metric in r.headline_metrics,
+                             "n_train": r.n_train, "n_test": r.subset_sizes.get(subset), "key": r.key})
     return pd.DataFrame(rows, columns=DRAW_COLUMNS)
 
 
@@ -139,9 +134,10 @@ def aggregate(draws: pd.DataFrame, replicates_of: Callable[[str], Mapping[str, n
     return table[LONG_COLUMNS]
 
 
-def replicates_loader(results: Path, records: Iterable[Mapping[str, Any]]) -> Callable[[str], Mapping[str, np.ndarray]]:
+def replicates_loader(results: Path, records: Iterable[RunRecord | Mapping[str, Any]]
+                      ) -> Callable[[str], Mapping[str, np.ndarray]]:
     """replicates_of(key) for `aggregate`, reading each run's side file once."""
-    files = {r["key"]: r.get("bootstrap", {}).get("file") for r in records}
+    files = {r.key: r.bootstrap.file if r.bootstrap else None for r in as_records(records)}
     cache: dict[str, Mapping[str, np.ndarray]] = {}
 
     def replicates_of(key: str) -> Mapping[str, np.ndarray]:

@@ -124,6 +124,13 @@ def corrupt_png_mask(env: Env) -> list:
     return env.lapa()
 
 
+@case("label map", "f1.png is 32 x 28 px but its image", "f1.jpg is 32 x 32 px", "re-extract it")
+def mask_of_another_size_than_its_image(env: Env) -> list:
+    path = env.root / "LaPa/test/labels/f1.png"
+    Image.fromarray(np.asarray(Image.open(path))[:28]).save(path)
+    return env.lapa()
+
+
 @case("f0.png is RGB", "expected an 8-bit label map")
 def mask_in_colour(env: Env) -> list:
     path = env.root / "LaPa/val/labels/f0.png"
@@ -236,6 +243,12 @@ CASES["yaml_with_wrong_protocol_setting"] = (spec_case("bad_epochs"), ("bad_epoc
                                                                        "'protocols.linear.batch_size'"))
 
 
+@case("$FARL_BENCH_TASKS names", "no-such-folder, which is not a folder")
+def tasks_folder_that_does_not_exist(env: Env) -> list:
+    env.monkeypatch.setenv("FARL_BENCH_TASKS", str(env.tmp / "no-such-folder"))
+    return env.celeba()
+
+
 @case("unknown key 'input_sise'")
 def override_with_unknown_key(env: Env) -> list:
     return env.celeba("--set", "input_sise=3")
@@ -289,9 +302,19 @@ def seeds_not_numbers(env: Env) -> list:
     return env.celeba("--seeds", "a,b")
 
 
+@case("--seeds '-1'", "integers >= 0")
+def negative_seed(env: Env) -> list:
+    return env.celeba("--seeds", "-1")
+
+
 @case("--root 'celeba'", "NAME=DIR")
 def root_without_a_name(env: Env) -> list:
     return env.celeba("--root", "celeba")
+
+
+@case("--root '[x, y]' is not NAME=DIR")  # printed as given, not read as rich markup
+def root_in_square_brackets(env: Env) -> list:
+    return env.celeba("--root", "[x, y]")
 
 
 @case("--shard '4/4'", "0 <= I < N")
@@ -463,7 +486,8 @@ def test_torn_last_line_of_the_results_is_dropped_with_a_warning_and_the_run_goe
     path.write_bytes(earlier + b'{"key": "torn by a crash", "metr')
     code, _, err = cli(*env.celeba())
     assert code == 0, err
-    assert "runs.jsonl" in err and "torn" in err
+    # the whole path on the warning's line, however long the temporary folder's path is
+    assert any(str(path) in line and "torn" in line for line in err.splitlines()), err
     lines = path.read_bytes().splitlines(keepends=True)
     assert b"".join(lines[:-1]) == earlier and len(lines) == 2 and b"torn by a crash" not in lines[-1]
 

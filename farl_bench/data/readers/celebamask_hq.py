@@ -2,9 +2,10 @@
 `CelebAMask-HQ-mask-anno/<id // 2000>/<id:05d>_<part>.png`, `CelebA-HQ-to-CelebA-mapping.txt`,
 and CelebA's `list_eval_partition.txt`, which splits the faces by their original CelebA file.
 
-Label maps are painted from the part masks at the masks' resolution (512 x 512 for the
-1024 x 1024 images of the release): the parsing family scores at the label map's size, resizing
-its predictions to the mask shape, as FaRL does (it resizes the image to 512 and paints 512 labels).
+Label maps are painted from the part masks at the masks' resolution: half the image's side (512 x 512
+for the 1024 x 1024 images of the release), checked per face, all parts of a face one size. The parsing
+family scores at the label map's size, resizing its own predictions to the mask shape, as FaRL does (it
+resizes the image to 512 and paints 512 labels); outside predictions must come at that size.
 """
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ PARTS = ("neck", "skin", "cloth", "l_ear", "r_ear", "l_brow", "r_brow", "l_eye",
          "mouth", "l_lip", "u_lip", "hair", "eye_g", "hat", "ear_r", "neck_l")
 LABEL_NAMES = ["background", *PARTS]
 IDS_PER_FOLDER = 2000
+#: Image side / part-mask side: the release pairs 1024 px images with 512 px masks.
+MASK_SCALE = 2
 _PART_FILE = re.compile(r"^(\d+)_(" + "|".join(PARTS) + r")\.png$")
 
 
@@ -75,6 +78,33 @@ def _part_pixels(path: Path) -> np.ndarray:
         raise UserError(f"part mask {path} cannot be read ({err}); re-extract CelebAMask-HQ") from None
 
 
+def _part_files(record: FaceRecord) -> list[tuple[int, Path]]:
+    """(label value, path) of the part files present beside the record's first part
+    `<id:05d>_<part>.png`, in PARTS order."""
+    prefix = record.mask.name.split("_", 1)[0]
+    return [(value, path) for value, part in enumerate(PARTS, start=1)
+            if (path := record.mask.parent / f"{prefix}_{part}.png").is_file()]
+
+
+def mask_size_error(record: FaceRecord) -> str | None:
+    """Why a part mask of the record does not fit its image (each must be 1/MASK_SCALE of the image's
+    side), from the headers; None when all fit or a file cannot be opened (the loader and `verify`
+    name those)."""
+    try:
+        with Image.open(record.image) as img:
+            width, height = img.width // MASK_SCALE, img.height // MASK_SCALE
+            image_size = f"{img.width} x {img.height} px"
+        for _, path in _part_files(record):
+            with Image.open(path) as part:
+                if part.size != (width, height):
+                    return (f"part mask {path} is {part.width} x {part.height} px but its image {record.image} is "
+                            f"{image_size}; CelebAMask-HQ part masks are half their image's side "
+                            f"({width} x {height} px): re-extract it")
+    except OSError:
+        return None
+    return None
+
+
 def paint_part_masks(record: FaceRecord) -> np.ndarray:
     """The record's H x W uint8 label map at mask resolution, painted from its part masks.
 
@@ -83,12 +113,11 @@ def paint_part_masks(record: FaceRecord) -> np.ndarray:
     """
     if record.mask is None:
         raise UserError(f"record {record.id} has no part mask path; it was not read by the celebamask_hq reader")
-    prefix = record.mask.name.split("_", 1)[0]
+    problem = mask_size_error(record)
+    if problem:
+        raise UserError(problem)
     label: np.ndarray | None = None
-    for value, part in enumerate(PARTS, start=1):
-        path = record.mask.parent / f"{prefix}_{part}.png"
-        if not path.is_file():
-            continue
+    for value, path in _part_files(record):
         pixels = _part_pixels(path)
         if label is None:
             label = np.zeros(pixels.shape, dtype=np.uint8)
@@ -112,6 +141,7 @@ class CelebAMaskHQReader:
 
     folder = "CelebAMask-HQ"
     expected_sizes = {"train": 24_183, "val": 2_993, "test": 2_824}
+    mask_size_error = staticmethod(mask_size_error)  # for `datasets verify`
 
     def __init__(self, partition_file: str | None = None):
         self.partition_file = partition_file

@@ -1,12 +1,15 @@
-"""LaPa face parsing: `{train,val,test}/images/<name>.jpg`, `labels/<name>.png`, `landmarks/<name>.txt`."""
+"""LaPa face parsing: `{train,val,test}/images/<name>.jpg`, `labels/<name>.png`, `landmarks/<name>.txt`.
+
+Each label map has its image's size (both W x H px); one of another size is refused, naming both."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from farl_bench.data.readers._files import malformed
-from farl_bench.data.records import DatasetSplits, FaceRecord
+from farl_bench.data.records import DatasetSplits, FaceRecord, read_label_png
 from farl_bench.errors import UserError
 from farl_bench.registry import DATASETS
 
@@ -117,12 +120,34 @@ def read_split(split_dir: Path, split: str) -> list[FaceRecord]:
     return records
 
 
+def mask_size_error(record: FaceRecord) -> str | None:
+    """Why the record's label map cannot go with its image (another size), from the two headers;
+    None when the sizes agree or a file cannot be opened (the loaders and `verify` name those)."""
+    try:
+        with Image.open(record.image) as image, Image.open(record.mask) as label:
+            if label.size == image.size:
+                return None
+            return (f"label map {record.mask} is {label.width} x {label.height} px but its image {record.image} is "
+                    f"{image.width} x {image.height} px; LaPa label maps have their image's size: re-extract it")
+    except OSError:
+        return None
+
+
+def read_label_map(record: FaceRecord) -> np.ndarray:
+    """The record's H x W label map; a UserError when its size is not its image's."""
+    problem = mask_size_error(record)
+    if problem:
+        raise UserError(problem)
+    return read_label_png(record)
+
+
 @DATASETS.register("lapa")
 class LaPaReader:
     """LaPa's published train/val/test folders; label maps are read as stored (values 0..10)."""
 
     folder = "LaPa"
     expected_sizes = {"train": 18_176, "val": 2_000, "test": 2_000}
+    mask_size_error = staticmethod(mask_size_error)  # for `datasets verify`
 
     def read(self, root: Path) -> DatasetSplits:
         splits = {split: read_split(root / split, split) for split in SPLITS}
@@ -132,4 +157,4 @@ class LaPaReader:
             "alignment_points": list(ALIGNMENT_POINTS),
             "flip_permutation": flip_permutation(MIRROR_PAIRS, NUM_LANDMARKS),
         }
-        return DatasetSplits(splits, meta=meta)
+        return DatasetSplits(splits, meta=meta, load_mask=read_label_map)

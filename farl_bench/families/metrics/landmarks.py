@@ -199,7 +199,7 @@ def ced_auc_fr_farl(nme: np.ndarray, threshold: float, step: float = DEFAULT_STE
     return simps_avg(curve, grid) / threshold, float(1.0 - curve[-1])
 
 
-def _threshold_text(threshold: float) -> str:
+def threshold_text(threshold: float) -> str:
     """0.1 -> '0.10', 0.07 -> '0.07', 0.075 -> '0.075'."""
     text = f"{threshold:.2f}"
     return text if float(text) == threshold else f"{threshold:g}"
@@ -235,7 +235,7 @@ def landmark_scores(pred: np.ndarray, gt: np.ndarray, boxes: np.ndarray | None,
             raise ValueError("no images to score")
         metrics[f"nme_{name}"] = Metric(100.0 * float(nme.mean()), "%", False)
         for threshold in np.atleast_1d(thresholds.get(name, [])):
-            suffix = f"{_threshold_text(float(threshold))}_{name}"
+            suffix = f"{threshold_text(float(threshold))}_{name}"
             for variant, compute in (("", ced_auc_fr), ("_farl", ced_auc_fr_farl)):
                 auc, fr = compute(nme, float(threshold))
                 metrics[f"auc@{suffix}{variant}"] = Metric(100.0 * auc, "%", True)
