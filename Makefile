@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml setup.py
 venv: $(STAMP)
 
 bench: $(STAMP)
-	$(PY) -m farl_bench datasets synth --out $(SYNTH) --scale medium --seed 0
+	$(PY) -m farl_bench datasets synth --out $(SYNTH) --scale medium --seed 0 --only $(BENCH_TASKS)
 	$(PY) -m farl_bench run --backbone $(BENCH_BACKBONES) --tasks $(BENCH_TASKS) --protocol linear \
 		--data-root $(SYNTH) --results results --set input_size=112
 	$(PY) -m farl_bench report --results results --out results/report

@@ -28,10 +28,9 @@ app.add_typer(cache_app, name="cache")
 splits_app = typer.Typer(no_args_is_help=True, help="Training subsets: export the manifests of draws.")
 app.add_typer(splits_app, name="splits")
 # Text prints as given (no markup: an error or a path holding "[x, y]" stays whole) and lines are never
-# folded (a log is read and grepped whole; a terminal wraps for the eye). Piped tables are not cut at
-# rich's 80-column fallback.
-console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 140, markup=False,
-                  soft_wrap=True)
+# folded (a log is read and grepped whole; a terminal wraps for the eye). Piped tables take their
+# natural width: no fold at rich's 80-column fallback or a $COLUMNS inherited from elsewhere.
+console = Console(width=None if sys.stdout.isatty() else 10_000, markup=False, soft_wrap=True)
 err_console = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
 
 DEFAULT_DATA_ROOT = Path(os.environ.get("FARL_BENCH_DATA", "datasets"))
@@ -94,11 +93,11 @@ def _print_version(value: bool) -> None:
 def global_options(
     version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
                                  help="Print the version and exit."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors, warnings and the final table: no "
-                               "progress bars or lines (put it before the command: farl-bench -q run ...)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors and the final table: no progress "
+                               "bars, lines or warnings (put it before the command: farl-bench -q run ...)."),
 ) -> None:
     if quiet:
-        logging.getLogger().setLevel(logging.WARNING)
+        logging.getLogger().setLevel(logging.ERROR)
 
 
 def print_table(wide, title: str) -> None:
@@ -112,8 +111,14 @@ def print_table(wide, title: str) -> None:
     for label in labels:
         table.add_column(label, justify="right", overflow="fold")
     for column in wide.select_dtypes("number").columns:
-        table.add_row(column, *(f"{v:.2f}" for v in wide[column]))
+        table.add_row(column, *("–" if v != v else f"{v:.2f}" for v in wide[column]))  # v != v: NaN
     console.print(table)
+    if "source" in wide:  # published rows, whose sources the table has no room for
+        from farl_bench.results.leaderboard import PUBLISHED_NOTE
+
+        console.print(PUBLISHED_NOTE)
+        for model, source in wide[["backbone", "source"]].dropna().itertuples(index=False):
+            console.print(f"  {model}: {source}")
 
 
 @app.command()
@@ -155,6 +160,9 @@ def run(
     cache_dir: Optional[Path] = typer.Option(None, help=CACHE_DIR_HELP),
     cache_size_gb: float = typer.Option(50.0, min=0, help="Cap of the feature cache; least recently used "
                                         "entries are evicted beyond it."),
+    save_predictions: bool = typer.Option(False, help="Write each new cell's test predictions beside its record "
+                                          "(predictions/<key>.jsonl.gz, in the format `farl-bench score` reads); "
+                                          "cells already recorded need --force."),
 ) -> None:
     """Run backbones x tasks x protocols x fractions x seeds; skip cells already recorded.
 
@@ -181,7 +189,7 @@ def run(
     options = RunOptions(data_root, results, parse_overrides(set_), _dataset_roots(root), force, device,
                          batch_size, workers, select_on, skip_bad, deterministic=deterministic,
                          bootstrap=bootstrap, precision=precision, compile=compile_,
-                         cache_dir=cache_dir, cache_size_gb=cache_size_gb)
+                         cache_dir=cache_dir, cache_size_gb=cache_size_gb, save_predictions=save_predictions)
     with _progress() as progress:
         try:
             new = run_cells(cells, options, progress)
@@ -228,7 +236,7 @@ def sweep(
         _print_error(line)
     if failures:
         raise typer.Exit(1)
-    leaderboard(results)
+    leaderboard(results, published=False, slices=False)  # typer's defaults are OptionInfo objects
 
 
 @app.command()
@@ -241,28 +249,36 @@ def merge(
 
     added, skipped = merge_folders(sources, into)
     console.print(f"{added} record(s) merged into {into}/, {skipped} already there")
-    leaderboard(into)
+    leaderboard(into, published=False, slices=False)
 
 
 @app.command()
-def leaderboard(results: Path = typer.Option(Path("results"), help="Results folder holding runs.jsonl.")) -> None:
+def leaderboard(
+    results: Path = typer.Option(Path("results"), help="Results folder holding runs.jsonl."),
+    published: bool = typer.Option(False, "--published", help="Add the numbers papers report for these columns "
+                                   "as rows marked (published), never ranked (see `farl-bench list published`)."),
+    slices: bool = typer.Option(False, "--slices", help="Add each headline metric's largest gap between demographic "
+                                "groups (where the test faces have groups; lower is better, never ranked)."),
+) -> None:
     """Write results.csv (long, aggregated over draws), draws.csv, leaderboard.csv (wide) and
     leaderboard.md from runs.jsonl and print the table."""
     from farl_bench.results.leaderboard import write_tables
 
-    print_table(write_tables(results), f"leaderboard ({results}/leaderboard.csv)")
+    print_table(write_tables(results, published, slices), f"leaderboard ({results}/leaderboard.csv)")
 
 
 @app.command()
 def report(
     results: Path = typer.Option(Path("results"), help="Results folder holding runs.jsonl."),
     out: Path = typer.Option(Path("results/report"), help="Folder to write index.html into."),
+    published: bool = typer.Option(False, "--published", help="Show the numbers papers report: marked rows in "
+                                   "the leaderboard, reference marks in the data-efficiency plots."),
 ) -> None:
     """Write a self-contained index.html: leaderboard, data-efficiency plots, per-subset and per-class
     tables, example predictions."""
     from farl_bench.results.report import write_report
 
-    console.print(f"report written to {write_report(results, out)}")
+    console.print(f"report written to {write_report(results, out, published)}")
 
 
 @app.command()
@@ -414,11 +430,19 @@ def embed(
 
 
 @app.command("list")
-def list_(what: str = typer.Argument(..., help="tasks, datasets, backbones or protocols")) -> None:
-    """Print what is registered."""
+def list_(
+    what: str = typer.Argument(..., help="tasks, datasets, backbones, protocols or published"),
+    task: Optional[str] = typer.Option(None, help="With `published`: only the numbers of this task."),
+) -> None:
+    """Print what is registered, or the numbers papers report (published)."""
     from farl_bench.registry import BACKBONES, DATASETS, PROTOCOLS
     from farl_bench.tasks import load_task, task_names
 
+    if task is not None and what != "published":
+        raise UserError(f"--task only filters `list published`, not `list {what}`")
+    if what == "published":
+        print_published(task)
+        return
     if what == "tasks":
         table = Table("task", "family", "dataset", "metrics", "description")
         for name in task_names():
@@ -444,10 +468,26 @@ def list_(what: str = typer.Argument(..., help="tasks, datasets, backbones or pr
         return
     registries = {"backbones": BACKBONES, "protocols": PROTOCOLS}
     if what not in registries:
-        raise UserError(f"cannot list {what!r}: choose tasks, datasets, backbones or protocols")
+        raise UserError(f"cannot list {what!r}: choose tasks, datasets, backbones, protocols or published")
     for name in registries[what].names():
         summary = (registries[what].get(name).__doc__ or "").strip().splitlines()
         console.print(f"{name:<10} {summary[0] if summary else ''}".rstrip())
+
+
+def print_published(task: str | None) -> None:
+    """The published numbers (of `task`) as a table, their sources below it."""
+    from farl_bench.published import load_published, unit_of
+    from farl_bench.tasks import find_task_file
+
+    if task is not None:
+        find_task_file(task)  # an unknown task is an error naming the known ones, not an empty table
+    numbers = load_published(task)
+    table = Table("task", "subset", "metric", "budget", "value", "model", "protocol", "input", "source")
+    for n in numbers:
+        table.add_row(n.task, n.subset, n.metric, n.budget, f"{n.value:g} {unit_of(n.metric)}", n.model, n.protocol,
+                      str(n.input_size or "?"), f"{n.source.paper}, {n.source.table}")
+    console.print(table)
+    console.print(f"{len(numbers)} published number(s); where each was read: farl_bench/published/*.yaml (read_at)")
 
 
 @cache_app.command("ls")

@@ -22,6 +22,8 @@ from farl_bench.registry import PROTOCOLS
 #: Seeds when --seeds is not given: three draws of a subset, one run of the full split or a manifest.
 SUBSET_SEEDS = [0, 1, 2]
 FULL_SEEDS = [0]
+#: The one cell of a protocol that trains on nothing (zeroshot), whatever budgets and seeds are asked.
+UNTRAINED = {"fraction": 1.0, "shots": None, "manifest": None, "seed": 0}
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,8 @@ def backbone_labels(backbones: list[str]) -> dict[str, str | None]:
 def expand(backbones: list[str], tasks: list[str], protocols: list[str], fractions: list[float],
            seeds: list[int] | None = None, shots: list[int] | None = None,
            manifest: Path | None = None) -> list[RunSpec]:
-    """All cells, backbone-major (so each backbone is built once), in a stable order; see `draws`."""
+    """All cells, backbone-major (so each backbone is built once), in a stable order; see `draws`.
+    A protocol whose class says `trains = False` gets one cell per backbone x task (UNTRAINED)."""
     for name, values in (("--backbone", backbones), ("--tasks", tasks), ("--protocol", protocols)):
         if not values:
             raise UserError(f"{name} is empty: give at least one value")
@@ -142,7 +145,8 @@ def expand(backbones: list[str], tasks: list[str], protocols: list[str], fractio
     grid = draws(fractions, seeds, shots, manifest)
     labels = backbone_labels(backbones)
     return [RunSpec(backbone, task, protocol, **draw, label=labels[backbone])
-            for backbone, task, protocol, draw in itertools.product(labels, tasks, protocols, grid)]
+            for backbone, task, protocol in itertools.product(labels, tasks, protocols)
+            for draw in (grid if getattr(PROTOCOLS.get(protocol), "trains", True) else [UNTRAINED])]
 
 
 def cell_key(cell: RunSpec, backbone_fingerprint: str, task_version: str, hparams: dict[str, Any]) -> str:

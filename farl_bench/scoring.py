@@ -1,6 +1,7 @@
 """Scoring predictions made elsewhere with the suite's own metrics (one JSON line per test face)."""
 from __future__ import annotations
 
+import gzip
 import json
 from collections import Counter
 from pathlib import Path
@@ -20,7 +21,12 @@ def _rows(predictions: str | Path | Iterable[dict[str, Any]]) -> list[dict[str, 
         if not path.is_file():
             raise UserError(f"predictions file {path} does not exist")
         numbered = []
-        for no, line in enumerate(path.read_text().splitlines(), start=1):
+        try:  # .gz: as `run --save-predictions` writes them
+            text = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
+        except (OSError, EOFError, UnicodeDecodeError) as err:
+            raise UserError(f"cannot read predictions file {path} ({err}): give a JSONL file, or gzip'ed JSONL "
+                            "named .gz") from None
+        for no, line in enumerate(text.splitlines(), start=1):
             if line.strip():
                 try:
                     numbered.append((f"{path}:{no}", json.loads(line)))

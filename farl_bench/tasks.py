@@ -53,11 +53,6 @@ class TaskSpec(Strict):
     metrics: list[str] = Field(min_length=1, description="headline metrics shown in the leaderboard")
     protocols: dict[str, dict[str, Any]] = {}
 
-    @property
-    def version(self) -> str:
-        """Short hash of the whole resolved spec, every protocol's settings included."""
-        return _short_hash(self.model_dump(mode="json"))
-
     def version_for(self, protocol: str) -> str:
         """Short hash of the resolved spec with only `protocol`'s section of `protocols`: the version
         of that protocol's cells, which a setting of another protocol leaves as it was."""

@@ -56,3 +56,19 @@ def test_missing_list_names_the_paths_tried(tmp_path):
     (tmp_path / "img_align_celeba").mkdir()
     with pytest.raises(UserError, match="CelebA attribute list not found; looked for .*list_attr_celeba.txt"):
         CelebAReader().read(tmp_path)
+
+
+def test_male_and_young_are_the_groups_of_every_face(synthetic_root):
+    data = CelebAReader().read(synthetic_root / "CelebA")
+    assert data.meta["groups"] == {"male": ["yes", "no"], "young": ["yes", "no"]}
+    names = data.meta["attribute_names"]
+    for record in (r for split in data.splits.values() for r in split):
+        male, young = record.attributes[names.index("Male")], record.attributes[names.index("Young")]
+        assert record.groups == {"male": "yes" if male else "no", "young": "yes" if young else "no"}
+    assert {r.groups["male"] for r in data.split("test")} == {"yes", "no"}
+
+
+def test_attribute_list_without_male_or_young_has_no_groups(celeba_root):
+    data = CelebAReader().read(celeba_root / "CelebA")
+    assert data.meta["groups"] == {} and "no demographic groups" in data.meta["groups_note"]
+    assert all(r.groups == {} for split in data.splits.values() for r in split)

@@ -206,3 +206,67 @@ def test_morph2_image_listed_twice_is_an_error(tmp_path):
 def test_morph2_missing_csv_lists_the_names_tried(tmp_path):
     with pytest.raises(UserError, match="MORPH II annotation CSV not found.*morph_2008_nonCommercial.csv"):
         Morph2Reader().read(tmp_path)
+
+
+# ---- group labels --------------------------------------------------------------------------
+
+UTK_RACES = ["white", "black", "asian", "indian", "others"]
+
+
+def test_utkface_gender_and_race_codes_of_the_name_are_groups(synthetic_root):
+    data = UTKFaceReader().read(synthetic_root / "UTKFace")
+    assert data.meta["groups"] == {"gender": ["male", "female"], "race": UTK_RACES}
+    for record in (r for split in data.splits.values() for r in split):
+        _, gender, race, _ = Path(record.id).name.split("_")
+        assert record.groups == {"gender": ["male", "female"][int(gender)], "race": UTK_RACES[int(race)]}
+
+
+def test_appa_real_groups_come_from_allcategories(synthetic_root):
+    root = synthetic_root / "APPA-REAL"
+    data = AppaRealReader().read(root)
+    assert data.meta["groups"] == {"gender": ["male", "female"], "race": ["asian", "afroamerican", "caucasian"]}
+    for folder, split in (("train", "train"), ("valid", "val"), ("test", "test")):
+        with (root / f"allcategories_{folder}.csv").open() as fh:
+            expected = {f"{folder}/{row['file']}": {"gender": row["gender"], "race": row["race"]}
+                        for row in csv.DictReader(fh)}
+        assert {r.id: r.groups for r in data.split(split)} == expected
+
+
+def test_appa_real_allcategories_in_their_own_folder_with_release_spelling(synthetic_root, tmp_path):
+    root = tmp_path / "APPA-REAL"
+    shutil.copytree(synthetic_root / "APPA-REAL", root)
+    (root / "allcategories_trainvalidtest_split").mkdir()
+    for folder in ("train", "valid", "test"):
+        file = f"allcategories_{folder}.csv"
+        (root / file).rename(root / "allcategories_trainvalidtest_split" / file)
+    path = root / "allcategories_trainvalidtest_split/allcategories_test.csv"
+    lines = path.read_text().splitlines()
+    name = lines[1].split(",")[0]
+    lines[1] = f"{name},Female,Afro-American,makeup,modernphoto,happy"
+    path.write_text("\n".join(lines) + "\n")
+    record = next(r for r in AppaRealReader().read(root).split("test") if r.id == f"test/{name}")
+    assert record.groups == {"gender": "female", "race": "afroamerican"}
+
+
+def test_appa_real_without_allcategories_has_no_groups_and_says_so(synthetic_root, tmp_path):
+    root = tmp_path / "APPA-REAL"
+    shutil.copytree(synthetic_root / "APPA-REAL", root)
+    for path in root.glob("allcategories_*.csv"):
+        path.unlink()
+    data = AppaRealReader().read(root)
+    assert data.meta["groups"] == {} and "absent" in data.meta["groups_note"]
+    assert all(r.groups == {} for split in data.splits.values() for r in split)
+
+
+def test_appa_real_unknown_race_and_missing_file_are_named(synthetic_root, tmp_path):
+    root = tmp_path / "APPA-REAL"
+    shutil.copytree(synthetic_root / "APPA-REAL", root)
+    path = root / "allcategories_valid.csv"
+    lines = path.read_text().splitlines()
+    lines[2] = lines[2].split(",")[0] + ",male,martian,nomakeup,modernphoto,neutral"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(UserError, match=r"allcategories_valid\.csv:3: expected race one of asian"):
+        AppaRealReader().read(root)
+    path.unlink()
+    with pytest.raises(UserError, match=r"allcategories_valid\.csv missing beside"):
+        AppaRealReader().read(root)

@@ -269,3 +269,48 @@ def test_fer2013_missing_test_folder_is_named(tmp_path):
     shutil.rmtree(tmp_path / "test")
     with pytest.raises(UserError, match=r"test is missing"):
         FER2013Reader().read(tmp_path)
+
+
+# ---- RAF-DB group labels ---------------------------------------------------------------------
+
+RAF_GROUPS = {"gender": ["male", "female"], "race": ["caucasian", "african-american", "asian"],
+              "age_group": ["0-3", "4-19", "20-39", "40-69", "70+"]}
+
+
+def test_rafdb_groups_are_the_manual_annotation_codes(synthetic_root):
+    root = synthetic_root / "RAF-DB"
+    data = RafDbReader().read(root)
+    assert data.meta["groups"] == RAF_GROUPS
+    unsure = 0
+    for record in (r for split in data.splits.values() for r in split):
+        path = root / "basic/Annotation/manual" / record.id.replace(".jpg", "_manu_attri.txt")
+        lines = path.read_text().split("\n")
+        gender, race, age = (int(v) for v in lines[5:8])
+        expected = {"race": RAF_GROUPS["race"][race], "age_group": RAF_GROUPS["age_group"][age]}
+        if gender == 2:  # unsure: no gender group
+            unsure += 1
+        else:
+            expected["gender"] = RAF_GROUPS["gender"][gender]
+        assert record.groups == expected
+    assert unsure > 0  # the synthetic set has unsure faces, so that path is exercised
+
+
+def test_rafdb_without_manual_annotations_has_no_groups(synthetic_root, tmp_path):
+    root = copy(synthetic_root, "RAF-DB", tmp_path)
+    shutil.rmtree(root / "basic/Annotation")
+    data = RafDbReader().read(root)
+    assert data.meta["groups"] == {} and "absent" in data.meta["groups_note"]
+    assert all(r.groups == {} for split in data.splits.values() for r in split)
+
+
+def test_rafdb_bad_or_missing_manual_file_is_named(synthetic_root, tmp_path):
+    root = copy(synthetic_root, "RAF-DB", tmp_path)
+    path = root / "basic/Annotation/manual/test_0002_manu_attri.txt"
+    lines = path.read_text().splitlines()
+    lines[6] = "3"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(UserError, match=r"test_0002_manu_attri\.txt:7: expected a race code 0\|1\|2"):
+        RafDbReader().read(root)
+    path.unlink()
+    with pytest.raises(UserError, match=r"test_0002_manu_attri\.txt is missing"):
+        RafDbReader().read(root)

@@ -117,3 +117,18 @@ def test_missing_image_folder_and_files_are_named(lfwa_root, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="LFWA attribute file not found"):
         LFWAReader().read(tmp_path / "empty")
+
+
+def test_groups_follow_male_and_young_where_present(lfwa_root):
+    root, labels = lfwa_root
+    data = LFWAReader().read(root)  # ATTRS has neither Male nor Young
+    assert data.meta["groups"] == {} and all(r.groups == {} for s in data.splits.values() for r in s)
+    write_v73(root / "lfw_att_40.mat", {"name": (NAMES, (len(NAMES), 1)), "label": labels,
+                                        "AttrName": (["Young", "Smiling", "Male"], (1, 3))})
+    data = LFWAReader().read(root)
+    assert data.meta["groups"] == {"male": ["yes", "no"], "young": ["yes", "no"]}
+    by_id = {r.id: r for split in data.splits.values() for r in split}
+    for i, name in enumerate(NAMES):
+        young, _, male = labels[i]
+        assert by_id[name.replace("\\", "/")].groups == {"male": "yes" if male else "no",
+                                                          "young": "yes" if young else "no"}

@@ -42,8 +42,9 @@ def test_report_holds_the_tables_plots_and_examples(report):
         assert f"<h2>{section}</h2>" in page
     assert page.count("<table") >= 5  # leaderboard, wflw subsets, lapa and rafdb classes, intervals
     pictures = images(page)
-    # efficiency: lapa f1_mean, rafdb acc and mean_class_acc, wflw nme/auc/fr; examples: lapa, wflw
-    assert len(pictures) == 8 and all(p.format == "PNG" and min(p.size) > 50 for p in pictures)
+    # efficiency: lapa f1_mean, rafdb acc and mean_class_acc, wflw nme/auc/fr; examples: lapa, wflw;
+    # demographic slices: rafdb (its faces carry groups)
+    assert len(pictures) == 9 and all(p.format == "PNG" and min(p.size) > 50 for p in pictures)
     assert "lapa, pixels (linear), budget 1, seed 0" in page and "wflw, pixels (linear), budget 1, seed 0" in page
 
 
@@ -83,7 +84,7 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     dom = subprocess.run(headless(browser, tmp_path, "--dump-dom", report.as_uri()), capture_output=True, text=True,
                          timeout=120).stdout
     assert dom.count("<table") >= 5 and dom.count("<td") > 20
-    assert len(images(dom)) == 8
+    assert len(images(dom)) == 9
 
 
 @pytest.mark.skipif(not any(map(shutil.which, BROWSERS)), reason="no headless Chromium installed")

@@ -63,7 +63,8 @@ def digest(folder: Path) -> dict[str, str]:
 
 def test_every_dataset_written_and_marked_complete(root: Path, generated: tuple[Path, dict[str, int]]) -> None:
     assert generated[1] == {"lapa": 36, "celebamask_hq": 36, "300w": 30, "wflw": 32, "aflw19": 160, "celeba": 720,
-                            "utkface": 40, "appa_real": 400, "rafdb": 720, "affectnet": 64, "ferplus": 48}
+                            "utkface": 40, "appa_real": 400, "rafdb": 720, "affectnet": 64, "ferplus": 48,
+                            "fairface": 440}
     assert sorted(p.name for p in root.iterdir()) == sorted(DATASETS.values())  # no staging leftovers
     assert is_complete(root, "small", SEED)
     assert not is_complete(root, "small", SEED + 1)
@@ -247,6 +248,52 @@ def test_rafdb(root: Path) -> None:
     assert all(1 <= int(label) <= 7 for _, label in entries)
     assert all(size(base / "Image" / "aligned" / name.replace(".jpg", "_aligned.jpg")) == (100, 100)
                for name, _ in entries)
+
+
+def test_rafdb_manual_annotations(root: Path) -> None:
+    base = root / "RAF-DB" / "basic"
+    names = [line.split()[0] for line in lines(base / "EmoLabel" / "list_patition_label.txt")]
+    codes = []
+    for name in names:
+        text = lines(base / "Annotation" / "manual" / name.replace(".jpg", "_manu_attri.txt"))
+        assert len(text) == 8
+        points = np.array([[float(v) for v in line.split("\t")] for line in text[:5]])
+        assert inside(points, 100, 100, margin=10)
+        assert points[0, 0] < points[1, 0] and points[3, 0] < points[4, 0]  # eyes, mouth corners left to right
+        assert points[2, 1] > points[:2, 1].max() and points[3:, 1].min() > points[2, 1]  # eyes, nose, mouth
+        codes.append([int(v) for v in text[5:]])
+    gender, race, age = np.array(codes).T
+    assert set(gender) == {0, 1, 2} and set(race) <= {0, 1, 2} and set(age) <= {0, 1, 2, 3, 4}
+    assert len(set(race)) == 3 and len(set(age)) >= 3
+
+
+def test_appa_real_allcategories(root: Path) -> None:
+    base = root / "APPA-REAL"
+    for split in ("train", "valid", "test"):
+        header, rows = read_csv(base / f"allcategories_{split}.csv")
+        assert header == ["file", "gender", "race", "makeup", "time", "happiness"]
+        assert [r[0] for r in rows] == [r[0] for r in read_csv(base / f"gt_avg_{split}.csv")[1]]
+        assert {r[1] for r in rows} == {"male", "female"} and {r[2] for r in rows} <= {"asian", "afroamerican",
+                                                                                         "caucasian"}
+
+
+FAIRFACE_AGES = {"0-2", "3-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "more than 70"}
+FAIRFACE_RACES = {"White", "Black", "Latino_Hispanic", "East Asian", "Southeast Asian", "Indian", "Middle Eastern"}
+
+
+def test_fairface(root: Path) -> None:
+    base = root / "FairFace"
+    for split, n in (("train", 160), ("val", 60)):
+        header, rows = read_csv(base / f"fairface_label_{split}.csv")
+        assert header == ["file", "age", "gender", "race", "service_test"] and len(rows) == n
+        assert [r[0] for r in rows] == [f"{split}/{i}.jpg" for i in range(1, n + 1)]
+        for file, age, gender, race, service_test in rows:
+            assert age in FAIRFACE_AGES and gender in ("Male", "Female") and race in FAIRFACE_RACES
+            assert service_test in ("True", "False")
+            assert size(base / "fairface-img-margin025-trainval" / file) == (224, 224)
+            assert size(base / "fairface-img-margin125-trainval" / file) == (448, 448)
+    _, rows = read_csv(base / "fairface_label_train.csv")
+    assert len({r[3] for r in rows}) == 7 and len({r[1] for r in rows}) >= 6
 
 
 def test_affectnet(root: Path) -> None:

@@ -18,7 +18,7 @@ VALID = "family: attributes\ndataset: celeba\nmetrics: [acc_mean]\n"
 def test_builtin_celeba_spec_loads():
     spec = load_task("celeba")
     assert (spec.family, spec.dataset, spec.crop.kind) == ("attributes", "celeba", "resize")
-    assert len(spec.version) == 10
+    assert len(spec.version_for("linear")) == 10
 
 
 def test_unknown_key_names_the_key_and_the_file(tmp_path):
@@ -48,8 +48,9 @@ def test_override_changes_the_setting_and_the_version():
     base = load_task("celeba")
     small = load_task("celeba", parse_overrides(["input_size=112", "protocols.linear.epochs=5"]))
     assert small.input_size == 112 and small.protocols["linear"]["epochs"] == 5
-    assert small.version != base.version
-    assert load_task("celeba", {"input_size": 112, "protocols.linear.epochs": 5}).version == small.version
+    assert small.version_for("linear") != base.version_for("linear")
+    assert load_task("celeba", {"input_size": 112, "protocols.linear.epochs": 5}).version_for("linear") == \
+        small.version_for("linear")
 
 
 def test_override_without_equals_sign_is_a_user_error():
@@ -96,7 +97,8 @@ def test_cli_refuses_a_misspelt_metric_with_exit_2_before_reading_any_data(cli, 
     assert "'mean_clas_acc' is not a metric of the expression family; did you mean mean_class_acc" in err
 
 
-@pytest.mark.parametrize("task", ["lapa", "celebamask_hq", "wflw", "aflw19", "300w", "celeba", "appa_real", "rafdb"])
+@pytest.mark.parametrize("task", ["lapa", "celebamask_hq", "wflw", "aflw19", "300w", "celeba", "appa_real", "rafdb",
+                                  "fairface"])
 def test_the_metric_names_a_family_declares_are_exactly_those_it_scores(synthetic_root, task):
     import numpy as np
 
@@ -108,7 +110,7 @@ def test_the_metric_names_a_family_declares_are_exactly_those_it_scores(syntheti
     family = make_family(spec, data.meta)
     targets = [family.target(r, data) for r in data.split("test")]
     as_predicted = {"parsing": lambda t: t, "landmarks": lambda t: t["landmarks"], "attributes": lambda t: t,
-                    "age": lambda t: t[0], "expression": lambda t: t}[spec.family]
+                    "age": lambda t: t[0], "expression": lambda t: t, "demographics": lambda t: t}[spec.family]
     scored = family.score([as_predicted(t) for t in targets], targets, data.meta)
     assert sorted(scored) == sorted(family.metric_names(data.meta))
     assert set(spec.metrics) <= set(scored) and not any("*" in name for name in family.metric_names(data.meta))

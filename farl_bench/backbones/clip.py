@@ -1,6 +1,7 @@
 """`clip[:PATH]?img_size=N&layers=i,j&act=quick_gelu|gelu&allow_partial=1`: the ViT image tower of an
 OpenAI-layout CLIP state dict (visual.conv1.weight, visual.transformer.resblocks.N.attn.in_proj_weight, ...;
-the text tower is ignored), built as a timm VisionTransformer. Without PATH: a random-init ViT-B/16.
+the text tower is read only for zero-shot, see backbones.text), built as a timm VisionTransformer. Without
+PATH: a random-init ViT-B/16 (no text tower).
 
 Width, depth, patch and native grid are read from the tensors; heads = width / 64 (OpenAI's rule).
 Pooled features are ln_post of the class token (before CLIP's projection to the text space); levels
@@ -11,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -22,6 +24,7 @@ from timm.models.vision_transformer import _convert_openai_clip  # timm's OpenAI
 from farl_bench.backbones.base import Backbone, Preprocess, sha256_text
 from farl_bench.backbones.checkpoint import load_state_dict
 from farl_bench.backbones.spec import BackboneSpec, bool_option, check_options, int_option, layers_option
+from farl_bench.backbones.text import clip_text_tower
 from farl_bench.backbones.timm_backbone import TimmBackbone, create_model, load_weights
 from farl_bench.backbones.weights import RANDOM_INIT, file_weights
 from farl_bench.errors import UserError
@@ -111,7 +114,10 @@ def build_clip_vit(spec: BackboneSpec, input_size: int | None, act: str,
         fingerprint = sha256_text(f"random-init seed 0|{spec.kind}|{shape}|act={act}|size={size}|"
                                   f"timm {timm.__version__}")
         weights = RANDOM_INIT
-    return TimmBackbone(model, Preprocess(OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, size), fingerprint, layers, weights)
+    backbone = TimmBackbone(model, Preprocess(OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, size), fingerprint, layers, weights)
+    if path is not None:  # loaded from the file again only when zero-shot asks (backbones.text)
+        backbone.text_tower = partial(clip_text_tower, path, act)
+    return backbone
 
 
 @BACKBONES.register("clip")

@@ -4,7 +4,8 @@ into torch's hub cache; PATH a local file; neither, a random-init ViT-B/16 of th
 
 The file is read as `torch.load(f, weights_only=True)["state_dict"]`: CLIP-layout keys under
 `visual.*` (QuickGELU, LayerNorm eps 1e-5, CLIP mean/std), plus a text tower and the
-masked-image-modelling extras (visual.lm_transformer, ln_lm, lm_head, mask_token), both ignored.
+masked-image-modelling extras (visual.lm_transformer, ln_lm, lm_head, mask_token), ignored (the
+text tower is loaded for zero-shot only, see backbones.text).
 Another input size resizes the position grid bicubic, class row kept (FaRL fine-tunes at 448).
 Levels default to FaRL's own blocks, e.g. [3, 5, 7, 11] for ViT-B: 768-channel patch maps at stride 16.
 """

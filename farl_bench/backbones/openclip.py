@@ -8,9 +8,11 @@ open_clip_pytorch_model.bin), or the tag's URL into torch's hub cache. Preproces
 those weights (mean, std, size). Pooled features are the tower's pooled output before the projection
 to the text space where it is a separate matrix (ViTs, as in the `clip` kind), else its embedding;
 levels are `forward_intermediates` maps at `layers` (a ViT's quarter points by default).
+Zero-shot builds the model again for its text tower and projection (backbones.text).
 """
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from farl_bench.backbones.base import Backbone, Features, Preprocess, sha256_fil
 from farl_bench.backbones.checkpoint import load_state_dict
 from farl_bench.backbones.clip import quarter_layers
 from farl_bench.backbones.spec import BackboneSpec, check_options, int_option, layers_option
+from farl_bench.backbones.text import TextTower, open_clip_tower
 from farl_bench.backbones.weights import RANDOM_INIT, file_weights, hub_file, url_file
 from farl_bench.errors import UserError
 from farl_bench.registry import BACKBONES
@@ -106,12 +109,7 @@ def build_openclip(spec: BackboneSpec, input_size: int | None) -> Backbone:
         else:
             path, weights = None, RANDOM_INIT
         pretrained = str(path) if path else None
-    with torch.random.fork_rng():
-        torch.manual_seed(0)  # a random init (or any tensor the file lacks) is part of the identity
-        try:
-            model = open_clip.create_model(name, pretrained=pretrained, **options)
-        except (RuntimeError, ValueError, KeyError) as err:  # open_clip's refusals of a file or config
-            raise UserError(f"backbone {spec}: open_clip could not build it ({str(err).splitlines()[0]})") from None
+    model = create(spec, name, pretrained, options)
     visual = model.visual
     if isinstance(getattr(visual, "proj", None), torch.nn.Parameter):
         visual.proj = None  # pooled features before the text-space projection, as the clip kind gives
@@ -121,5 +119,30 @@ def build_openclip(spec: BackboneSpec, input_size: int | None) -> Backbone:
     layers = layers_option(spec) or (quarter_layers(depth) if depth else 4)
     fingerprint = (weights.split()[-1] if weights != RANDOM_INIT else
                    sha256_text(f"random-init seed 0|{spec}|size={size}|open_clip {open_clip.__version__}"))
-    return OpenClipBackbone(visual, Preprocess(tuple(pre["mean"]), tuple(pre["std"]), side), fingerprint, layers,
-                            weights)
+    backbone = OpenClipBackbone(visual, Preprocess(tuple(pre["mean"]), tuple(pre["std"]), side), fingerprint, layers,
+                                weights)
+    backbone.text_tower = partial(text_tower, spec, name, pretrained, options)
+    return backbone
+
+
+def create(spec: BackboneSpec, name: str, pretrained: str | None, options: dict[str, Any]) -> torch.nn.Module:
+    """The whole open_clip model, its random init (and any tensor the file lacks) seeded with 0."""
+    open_clip = import_open_clip()
+    with torch.random.fork_rng():
+        torch.manual_seed(0)  # a random init is part of the identity
+        try:
+            return open_clip.create_model(name, pretrained=pretrained, **options)
+        except (RuntimeError, ValueError, KeyError) as err:  # open_clip's refusals of a file or config
+            raise UserError(f"backbone {spec}: open_clip could not build it ({str(err).splitlines()[0]})") from None
+
+
+def text_tower(spec: BackboneSpec, name: str, pretrained: str | None, options: dict[str, Any]) -> TextTower:
+    """The model's text side, built again as the backbone was (only zero-shot asks, so the image
+    backbone never holds it), with open_clip's tokenizer for the model."""
+    open_clip = import_open_clip()
+    try:
+        tokenizer = open_clip.get_tokenizer(name)
+    except Exception as err:  # noqa: BLE001  (a tokenizer that must be fetched, offline; open_clip's many types)
+        raise UserError(f"backbone {spec}: open_clip has no tokenizer for it here "
+                        f"({str(err).splitlines()[0]})") from None
+    return open_clip_tower(create(spec, name, pretrained, options), tokenizer)

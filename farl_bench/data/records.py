@@ -19,6 +19,9 @@ class FaceRecord:
     attributes: (A,) bool. age: years. expression: class index in the dataset meta's label order.
     tags: names of the test subsets the face belongs to (e.g. ``challenging``).
     subject: the person's id where the dataset gives one (k-shot draws count faces per subject).
+    groups: demographic attribute -> the face's group (lower-case names, readable values, e.g.
+    {"gender": "female", "race": "black", "age_group": "20-29"}); values come from the dataset
+    meta's ``groups`` lists; an attribute the annotators left unsure is absent.
     """
 
     id: str
@@ -32,6 +35,7 @@ class FaceRecord:
     expression: int | None = None
     tags: frozenset[str] = frozenset()
     subject: str | None = None
+    groups: dict[str, str] = field(default_factory=dict)
 
 
 def read_label_png(record: FaceRecord) -> np.ndarray:
@@ -56,7 +60,10 @@ class DatasetSplits:
       nose tip, mouth corners); normalisers (name -> definition, e.g. {"type": "points", "a": [36],
       "b": [45]} for the distance of the means of two point sets, {"type": "bbox_sqrt_area"},
       {"type": "bbox_diag"}); subset_rules (subset name -> how it was chosen); selection_note
-      (how the validation split was made when the dataset has none).
+      (how the validation split was made when the dataset has none); groups (demographic
+      attribute -> its ordered group values, every value a record's ``groups`` may hold; absent or
+      empty: the dataset has no group labels, so no per-group slices); groups_note (where the
+      group labels come from, or why there are none).
     load_mask turns a record into its H x W uint8 label map (readers of datasets with several
     part files per face replace it).
     """

@@ -1,7 +1,7 @@
 """Scoring a predictor on a split: decode each face back to its original image, score per subset."""
 from __future__ import annotations
 
-from typing import Any, Collection, Iterable
+from typing import Any, Callable, Collection, Iterable
 
 import torch
 
@@ -22,9 +22,11 @@ def evaluate(family: Family, batches: Iterable[tuple[list[int], torch.Tensor]], 
 
 def fill_scorers(family: Family, batches: Iterable[tuple[list[int], torch.Tensor]], samples: FaceSamples,
                  data: DatasetSplits, subsets: dict[str, list[int]],
-                 keep: Collection[int] = ()) -> tuple[dict[str, Scorer], dict[int, Any]]:
+                 keep: Collection[int] = (), each: Callable[[int, Any, Any], None] | None = None,
+                 ) -> tuple[dict[str, Scorer], dict[int, Any]]:
     """A scorer per subset, fed every prediction in the order the batches come (row order: the
     order a bootstrap's resample rows index), and the decoded predictions of the rows in `keep`.
+    `each(row, prediction, target)` sees every face this process decodes (saving predictions).
 
     Under torchrun the batches hold this process's rows only (`distributed.shard_rows`); the
     scorers' per-sample states and the kept predictions are then gathered from every process.
@@ -48,6 +50,8 @@ def fill_scorers(family: Family, batches: Iterable[tuple[list[int], torch.Tensor
                 scorers[name].update([pred], [target])
             if i in keep:
                 kept[i] = pred
+            if each is not None:
+                each(i, pred, target)
     return _gathered(scorers, kept)
 
 

@@ -17,8 +17,7 @@ from farl_bench.engine import distributed
 from farl_bench.engine.evaluate import score_split
 from farl_bench.engine.linear import _threads
 from farl_bench.engine.precision import DTYPES
-from farl_bench.engine.protocol import Hparams, Protocol, ProtocolJob, ProtocolResult
-from farl_bench.errors import UserError
+from farl_bench.engine.protocol import Hparams, Protocol, ProtocolJob, ProtocolResult, pooled_rule
 from farl_bench.families import Family
 from farl_bench.families.age import AGE_SCALE
 from farl_bench.registry import PROTOCOLS
@@ -116,13 +115,7 @@ RULES: dict[str, VoteRule] = {
 
 
 def _rule_for(job: ProtocolJob) -> VoteRule:
-    family = job.family
-    if family.name in RULES and not family.dense:
-        return RULES[family.name]
-    others = [name for name in PROTOCOLS.names() if not getattr(PROTOCOLS.get(name), "pooled_only", False)]
-    kind = "a dense family (a label per pixel or point)" if family.dense else "a family knn has no vote rule for"
-    raise UserError(f"protocol knn cannot run task {job.task.name!r}: its family {family.name!r} is {kind}, and knn "
-                    f"votes with pooled labels of {', '.join(sorted(RULES))} only; use protocol {', '.join(others)}")
+    return pooled_rule(job, RULES, "knn", "a family knn has no vote rule for")
 
 
 @PROTOCOLS.register("knn")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import torch
 from pydantic import BaseModel, ConfigDict
@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from farl_bench.backbones import Backbone
 from farl_bench.data.records import DatasetSplits, FaceRecord
 from farl_bench.data.samples import FaceSamples
+from farl_bench.errors import UserError
 from farl_bench.families import Family
 from farl_bench.tasks import TaskSpec
 
@@ -52,6 +53,8 @@ class ProtocolResult:
     selected: dict[str, Any]               # the chosen hyper-parameters (and epoch)
     selection_split: str
     selection_scores: list[dict[str, Any]]  # every candidate with its score on the selection split
+    trainable_params: int | None = None    # of the model the protocol trained (None: not counted)
+    adapter: dict[str, Any] | None = None  # the adapters' settings, where the protocol adds adapters
 
 
 class Protocol:
@@ -63,3 +66,20 @@ class Protocol:
 
     def run(self, job: ProtocolJob) -> ProtocolResult:
         raise NotImplementedError
+
+
+Rule = TypeVar("Rule")
+
+
+def pooled_rule(job: ProtocolJob, rules: dict[str, Rule], protocol: str, lacking: str) -> Rule:
+    """A pooled-only protocol's rule for the job's family (knn's votes, zeroshot's prompts); one clear
+    line naming the protocols that do apply where the family is dense or has no rule."""
+    from farl_bench.registry import PROTOCOLS
+
+    family = job.family
+    if family.name in rules and not family.dense:
+        return rules[family.name]
+    others = [name for name in PROTOCOLS.names() if not getattr(PROTOCOLS.get(name), "pooled_only", False)]
+    kind = "a dense family (a label per pixel or point)" if family.dense else lacking
+    raise UserError(f"protocol {protocol} cannot run task {job.task.name!r}: its family {family.name!r} is {kind}, "
+                    f"and {protocol} handles {', '.join(sorted(rules))} only; use protocol {', '.join(others)}")

@@ -1,7 +1,9 @@
 """The run loop: for each cell, read data, draw the subset, run the protocol, score, record."""
 from __future__ import annotations
 
+import gzip
 import hashlib
+import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -33,9 +35,10 @@ from farl_bench.registry import PROTOCOLS
 from farl_bench.results.examples import Example, encode_examples, example_rows
 from farl_bench.results.provenance import determinism, device_name, set_deterministic, versions
 from farl_bench.results.record import BootstrapRef, RunRecord
+from farl_bench.results.slices import group_rows, group_subsets, slice_scores
 from farl_bench.results.stats import BOOTSTRAP_SEED, bootstrap, encode_replicates
 from farl_bench.results.store import (SideFiles, append_record, bootstrap_file, check_writable, examples_file,
-                                      manifest_file, recorded_keys)
+                                      manifest_file, predictions_file, recorded_keys)
 from farl_bench.tasks import TaskSpec, find_task_file, load_task, make_family
 
 log = logging.getLogger(__name__)
@@ -59,6 +62,7 @@ class RunOptions:
     compile: bool = False  # torch.compile the frozen forward
     cache_dir: Path | None = None  # the feature cache (None: engine.cache.default_root())
     cache_size_gb: float = DEFAULT_MAX_GB
+    save_predictions: bool = False  # each cell's test predictions in `score`'s format, beside its record
 
 
 def protocol_hparams(protocol: Protocol, spec: TaskSpec) -> BaseModel:
@@ -170,6 +174,9 @@ def _run_cell(cell: RunSpec, key: str, backbone: Backbone, protocol: Protocol, h
     start = time.perf_counter()
     spec, data = ctx.spec, ctx.data
     draw = draw_train(data.split("train"), cell.seed, cell.fraction, cell.shots, cell.manifest)
+    if not getattr(protocol, "trains", True):  # zeroshot: one cell (plan.UNTRAINED), no face trains
+        draw = replace(draw, records=[], rule=f"none: protocol {cell.protocol} trains on no face",
+                       fingerprint=fingerprint([]))
     train = draw.records
     test = data.split("test")
     job = ProtocolJob(backbone, ctx.family, spec, data, train, data.split(options.select_on), options.select_on,
@@ -180,7 +187,7 @@ def _run_cell(cell: RunSpec, key: str, backbone: Backbone, protocol: Protocol, h
     scored = _score_test(ctx, result.predict, job.samples(test), subsets, key, options)
     if scored is None:
         return None
-    metrics, side_files = scored
+    metrics, slices, side_files = scored
     manifest = manifest_file(spec.name, draw.budget, cell.seed)
     side_files[manifest] = draw.manifest().encode()
     record = RunRecord(
@@ -190,6 +197,7 @@ def _run_cell(cell: RunSpec, key: str, backbone: Backbone, protocol: Protocol, h
         data_root=str(ctx.root), protocol=cell.protocol, protocol_revision=protocol.revision, fraction=cell.fraction,
         shots=cell.shots, budget=draw.budget, seed=cell.seed, hparam_grid=hparams.model_dump(),
         hparams=result.selected, selection_split=result.selection_split, selection_scores=result.selection_scores,
+        trainable_params=result.trainable_params, adapter=result.adapter,
         metrics=metrics, headline_metrics=spec.metrics, n_train=len(train), n_val=len(data.split("val")),
         n_test=len(test), subset_sizes={name: len(idx) for name, idx in subsets.items()},
         subset_rules=data.meta.get("subset_rules", {}), skipped_samples=data.meta.get("skipped", {}),
@@ -197,7 +205,8 @@ def _run_cell(cell: RunSpec, key: str, backbone: Backbone, protocol: Protocol, h
         split_manifest=manifest, data_fingerprint=ctx.data_fingerprint,
         bootstrap=BootstrapRef(file=bootstrap_file(key), replicates=options.bootstrap, seed=BOOTSTRAP_SEED)
         if bootstrap_file(key) in side_files else None,
-        examples=examples_file(key) if examples_file(key) in side_files else None,
+        examples=examples_file(key) if examples_file(key) in side_files else None, slices=slices,
+        predictions=predictions_file(key) if predictions_file(key) in side_files else None,
         settings=spec.model_dump(mode="json"), preprocess=asdict(backbone.preprocess), precision=options.precision,
         device=options.device, processes=distributed.world_size(), determinism=determinism(cell.seed),
         device_name=device_name(options.device), versions=versions(), wall_time_s=round(time.perf_counter() - start, 3),
@@ -209,17 +218,32 @@ def _run_cell(cell: RunSpec, key: str, backbone: Backbone, protocol: Protocol, h
 
 
 def _score_test(ctx: TaskContext, predict: Predictor, samples: FaceSamples, subsets: dict[str, list[int]], key: str,
-                options: RunOptions) -> tuple[dict[str, dict[str, Metric]], SideFiles] | None:
-    """Metrics per test subset, and the side files to write with the record: the bootstrap replicates
-    and (dense families) a few example predictions.
+                options: RunOptions) -> tuple[dict[str, dict[str, Metric]], dict[str, Any] | None, SideFiles] | None:
+    """Metrics per test subset, the demographic slices (None where the faces have no groups), and
+    the side files to write with the record: the bootstrap replicates, (dense families) a few
+    example predictions, and (options.save_predictions) every test prediction.
     None in a process other than the main one (which only helps predict)."""
     test = samples.records
     shown = example_rows(test) if ctx.family.dense else []
-    scorers, predictions = fill_scorers(ctx.family, predict(samples, "test"), samples, ctx.data, subsets, shown)
+    groups = group_rows(test, ctx.data.meta)
+    lines: dict[int, str] = {}  # row -> its line of the predictions file
+
+    def save(i: int, prediction: Any, target: Any) -> None:
+        lines[i] = json.dumps({"id": test[i].id, ctx.family.prediction_field:
+                               ctx.family.format_prediction(prediction, target), "groups": test[i].groups})
+
+    scorers, predictions = fill_scorers(ctx.family, predict(samples, "test"), samples, ctx.data,
+                                        {**subsets, **group_subsets(groups)}, shown,
+                                        save if options.save_predictions else None)
+    if options.save_predictions:
+        lines = {i: line for part in distributed.gather(lines) for i, line in part.items()}
     if not distributed.is_main():
         return None
+    slices, slice_replicates = slice_scores(scorers, groups, options.bootstrap) if groups else (None, {})
+    scorers = {name: scorers[name] for name in subsets}
     metrics = {name: scorer.compute() for name, scorer in scorers.items()}
     replicates = {name: bootstrap(scorer, len(subsets[name]), options.bootstrap) for name, scorer in scorers.items()}
+    replicates.update(slice_replicates)
     side_files: SideFiles = {}
     if (encoded := encode_replicates(replicates)) is not None:
         side_files[bootstrap_file(key)] = encoded
@@ -228,7 +252,10 @@ def _score_test(ctx: TaskContext, predict: Predictor, samples: FaceSamples, subs
         side_files[examples_file(key)] = encode_examples(kind, [
             Example(test[i].id, np.asarray(load_rgb(test[i].image)), predictions[i], _truth(ctx, test[i], kind))
             for i in shown], ctx.data.meta.get("label_names"))
-    return metrics, side_files
+    if options.save_predictions:  # mtime 0: the same predictions give the same bytes
+        side_files[predictions_file(key)] = gzip.compress("".join(lines[i] + "\n" for i in range(len(test))).encode(),
+                                                          mtime=0)
+    return metrics, slices, side_files
 
 
 def _truth(ctx: TaskContext, record: FaceRecord, kind: str) -> np.ndarray:

@@ -1,19 +1,21 @@
-"""`frozen` and `finetune`: a task head (and, for finetune, the backbone) trained on augmented crops;
-the epoch and setting with the best score on the selection split are kept."""
+"""`frozen`, `finetune` and `lora`: a task head (and, for finetune, the backbone; for lora, low-rank
+adapters on it) trained on augmented crops; the epoch and setting with the best score on the
+selection split are kept."""
 from __future__ import annotations
 
 import copy
 import itertools
 import math
-from typing import Iterator
+from typing import Any, Iterator
 
 import torch
-from pydantic import Field
+from pydantic import Field, PositiveFloat, PositiveInt
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from farl_bench.data.samples import FaceSamples
 from farl_bench.engine import distributed
 from farl_bench.engine.evaluate import score_split
+from farl_bench.engine.lora import add_adapters
 from farl_bench.engine.precision import autocast
 from farl_bench.engine.protocol import Hparams, Protocol, ProtocolJob, ProtocolResult
 from farl_bench.registry import PROTOCOLS
@@ -29,12 +31,26 @@ class FrozenHparams(Hparams):
                                                 "least this many optimizer steps (small training sets)")
 
 
-class FinetuneHparams(FrozenHparams):
-    backbone_lr: float = Field(1e-4, gt=0, description="FaRL: 1e-4 for the backbone, 1e-3/1e-2 for heads")
-    layer_decay: float = Field(1.0, gt=0, le=1, description="lr x decay^depth from the top block down")
+class _BackboneTrainingHparams(FrozenHparams):
     ema: float | None = Field(None, ge=0, lt=1, description="evaluate EMA weights with this decay (FaRL: 0.999)")
     repeat_to_full: bool = Field(True, description="FaRL's low-data rule: an epoch repeats the kept faces up to "
                                  "the full train size, so the schedule takes as many steps as on all the data")
+
+
+class FinetuneHparams(_BackboneTrainingHparams):
+    backbone_lr: float = Field(1e-4, gt=0, description="FaRL: 1e-4 for the backbone, 1e-3/1e-2 for heads")
+    layer_decay: float = Field(1.0, gt=0, le=1, description="lr x decay^depth from the top block down")
+
+
+class LoraHparams(_BackboneTrainingHparams):
+    lrs: list[float] = Field([1e-3, 3e-4], min_length=1, description="of the adapters and the head alike")
+    ranks: list[PositiveInt] = Field([4, 8], min_length=1)
+    alphas: list[PositiveFloat] | None = Field(None, min_length=1, description="adapter scale alpha / rank; "
+                                               "None: alpha = 2 x rank")
+
+
+#: how a setting's values are named in progress lines
+SHORT_NAMES = {"weight_decay": "wd"}
 
 
 class RepeatToSize(Dataset):
@@ -72,15 +88,18 @@ class TaskModel(torch.nn.Module):
         return self.head(feats.levels, feats.pooled)
 
 
-def _param_groups(model: TaskModel, lr: float, wd: float, hp: FrozenHparams, finetune: bool) -> list[dict]:
+def _param_groups(model: TaskModel, lr: float, wd: float, backbone_lr: float | None,
+                  layer_decay: float) -> list[dict]:
+    """The head at `lr`; the backbone's trainable parameters (none without `backbone_lr`) at
+    backbone_lr x layer_decay^depth from the top block down."""
     groups = [{"params": list(model.head.parameters()), "lr": lr, "weight_decay": wd}]
-    if finetune:
+    if backbone_lr is not None:
         named = [(n, p) for n, p in model.backbone.named_parameters() if p.requires_grad]
         depth = _block_depths(named)
         deepest = max(depth.values(), default=0)
         for d in sorted(set(depth.values())):
-            scale = hp.layer_decay ** (deepest - d)
-            groups.append({"params": [p for n, p in named if depth[n] == d], "lr": hp.backbone_lr * scale,
+            scale = layer_decay ** (deepest - d)
+            groups.append({"params": [p for n, p in named if depth[n] == d], "lr": backbone_lr * scale,
                            "weight_decay": wd})
     return groups
 
@@ -98,8 +117,9 @@ def _block_depths(named: list[tuple[str, torch.nn.Parameter]]) -> dict[str, int]
 
 
 class _Trainer(Protocol):
-    finetune = False
+    finetune = False  # the backbone's own weights train (and its batch norm and dropout run in training mode)
     revision = 2  # 2: heads start at the output bias, per-item augmentation seeds, DDP-ready batches
+    adapter: dict[str, Any] | None = None  # the settings of the adapters last added (lora: the chosen setting's)
 
     def run(self, job: ProtocolJob) -> ProtocolResult:
         hp: FrozenHparams = job.hparams
@@ -108,22 +128,40 @@ class _Trainer(Protocol):
         select = job.samples(job.select)
         key = job.family.selection_key(job.data.meta)
         # The protocol's own copy, moved to the device once: the backbone handed in is never moved,
-        # cast or re-flagged. Fine-tuning restarts every setting from the original's weights.
+        # cast or re-flagged. Each setting trains what `_prepare_backbone` makes of it.
         backbone = copy.deepcopy(job.backbone).to(job.device)
-        for lr, wd in itertools.product(hp.lrs, hp.weight_decays):
-            if self.finetune:
-                backbone.load_state_dict(job.backbone.state_dict())
-            for epoch, model in self._train(job, backbone, lr, wd):
+        for setting in self._settings(hp):
+            for epoch, model in self._train(job, self._prepare_backbone(job, backbone, setting), setting):
                 metric = score_split(job.family, self._outputs(model, select, job), select, job.data)[key]
                 value = metric.value if metric.higher_is_better else -metric.value
-                scored.append({"lr": lr, "weight_decay": wd, "epoch": epoch, key: metric.value})
+                scored.append({**setting, "epoch": epoch, key: metric.value})
                 if best["score"] is None or value > best["score"]:
                     best = {"score": value, "state": copy.deepcopy(model.state_dict()),
-                            "setting": {"lr": lr, "weight_decay": wd, "epoch": epoch}}
-        model = self._model(job, backbone)
+                            "setting": {**setting, "epoch": epoch}}
+        model = self._model(job, self._prepare_backbone(job, backbone, best["setting"]))
         model.load_state_dict(best["state"])
         return ProtocolResult(lambda samples, split: self._outputs(model, samples, job), best["setting"],
-                              job.selection_split, scored)
+                              job.selection_split, scored,
+                              trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
+                              adapter=self.adapter)
+
+    def _settings(self, hp: FrozenHparams) -> list[dict[str, Any]]:
+        """The grid searched on the selection split, one dict per setting."""
+        return [{"lr": lr, "weight_decay": wd} for lr, wd in itertools.product(hp.lrs, hp.weight_decays)]
+
+    def _prepare_backbone(self, job: ProtocolJob, backbone: torch.nn.Module, setting: dict[str, Any],
+                          ) -> torch.nn.Module:
+        """The backbone a setting trains, made from the protocol's copy `backbone` with its parameters'
+        requires_grad set: the copy itself, frozen, or (finetune) reset to the original's weights."""
+        if self.finetune:
+            backbone.load_state_dict(job.backbone.state_dict())
+        for p in backbone.parameters():
+            p.requires_grad_(self.finetune)
+        return backbone
+
+    def _backbone_lr(self, hp: FrozenHparams, lr: float) -> float | None:
+        """The learning rate of the backbone's trainable parameters; None when none train."""
+        return hp.backbone_lr if self.finetune else None
 
     def _model(self, job: ProtocolJob, backbone: torch.nn.Module) -> TaskModel:
         """A fresh head (seeded) on `backbone`, the protocol's copy already on the device."""
@@ -134,16 +172,16 @@ class _Trainer(Protocol):
             head.set_output_bias(bias)
         return TaskModel(backbone, head.to(job.device), train_backbone=self.finetune)
 
-    def _train(self, job: ProtocolJob, backbone: torch.nn.Module, lr: float, wd: float,
+    def _train(self, job: ProtocolJob, backbone: torch.nn.Module, setting: dict[str, Any],
                ) -> Iterator[tuple[int, TaskModel]]:
         """Train one setting; yield (epoch, model) whenever it is to be scored."""
         hp: FrozenHparams = job.hparams
+        lr, wd = setting["lr"], setting["weight_decay"]
         model = self._model(job, backbone)
         ema = torch.optim.swa_utils.AveragedModel(
             model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(hp.ema)) if getattr(hp, "ema", None) else None
-        for p in model.backbone.parameters():
-            p.requires_grad_(self.finetune)
-        optimizer = torch.optim.AdamW(_param_groups(model, lr, wd, hp, self.finetune))
+        optimizer = torch.optim.AdamW(_param_groups(model, lr, wd, self._backbone_lr(hp, lr),
+                                                    getattr(hp, "layer_decay", 1.0)))
         trained = distributed.wrap(model, job.device)
         samples = job.samples(job.train, train=True)
         size = len(samples)
@@ -159,7 +197,8 @@ class _Trainer(Protocol):
         loader = DataLoader(epoch_items, batch_size=distributed.per_process_batch(
             hp.batch_size, f"protocols.{self.name}.batch_size"), sampler=sampler, num_workers=job.workers,
             pin_memory=job.device.startswith("cuda"))
-        advance = job.progress(f"{self.name} lr={lr:g} wd={wd:g}", hp.epochs * len(loader))
+        shown = " ".join(f"{SHORT_NAMES.get(k, k)}={v:g}" for k, v in setting.items())
+        advance = job.progress(f"{self.name} {shown}", hp.epochs * len(loader))
         # fp16 gradients underflow without loss scaling; bf16 and fp32 need none (disabled: a no-op)
         scaler = torch.amp.GradScaler(torch.device(job.device).type, enabled=job.precision == "fp16")
         for epoch in range(1, hp.epochs + 1):
@@ -204,3 +243,28 @@ class FinetuneProtocol(_Trainer):
     name = "finetune"
     Hparams = FinetuneHparams
     finetune = True
+
+
+@PROTOCOLS.register("lora")
+class LoraProtocol(_Trainer):
+    """Low-rank adapters (peft) on the backbone's attention projections (else convolutions) and the task head trained."""
+    name = "lora"
+    Hparams = LoraHparams
+    revision = 1
+
+    def _settings(self, hp: LoraHparams) -> list[dict[str, Any]]:
+        optimizer_settings = super()._settings(hp)
+        return [{"rank": rank, "alpha": alpha, **rest} for rank in hp.ranks
+                for alpha in (hp.alphas or [2 * rank]) for rest in optimizer_settings]
+
+    def _prepare_backbone(self, job: ProtocolJob, backbone: torch.nn.Module, setting: dict[str, Any],
+                          ) -> torch.nn.Module:
+        """A fresh copy of the protocol's (untrained) copy with adapters of the setting's rank and
+        alpha, seeded, so every setting and the final model start alike."""
+        adapted = copy.deepcopy(backbone)
+        torch.manual_seed(job.seed)
+        self.adapter = add_adapters(adapted, setting["rank"], setting["alpha"])
+        return adapted
+
+    def _backbone_lr(self, hp: LoraHparams, lr: float) -> float:
+        return lr

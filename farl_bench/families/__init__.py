@@ -1,5 +1,5 @@
 """Task families (head, loss, decode, metrics), one module each, registered in FAMILIES."""
-from farl_bench.families import age, attributes, expression, landmarks, parsing  # noqa: F401  (registers)
+from farl_bench.families import age, attributes, demographics, expression, landmarks, parsing  # noqa: F401  (registers)
 from farl_bench.families.base import Family, Metric
 from farl_bench.registry import FAMILIES
 

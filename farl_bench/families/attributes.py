@@ -76,6 +76,9 @@ class Attributes(Family):
             raise ValueError(f"expected {wanted}, got {value!r:.60}")
         return probabilities
 
+    def format_prediction(self, prediction: Any, target: Any) -> list[int]:
+        return np.asarray(prediction, np.uint8).tolist()  # 0/1 per attribute
+
     def target(self, record: FaceRecord, data: DatasetSplits) -> np.ndarray:
         return np.asarray(record.attributes, bool)
 

@@ -169,6 +169,11 @@ class Family:
         ValueError or TypeError, saying what is wrong, for a value the family cannot score."""
         return numbers(value, "a number or a list of numbers")
 
+    def format_prediction(self, prediction: Any, target: Any) -> Any:
+        """The inverse of `parse_prediction`: a decoded prediction (as `decode` gives it) as the JSON
+        value of `prediction_field`, scored exactly as the prediction itself against `target`."""
+        return np.asarray(prediction).tolist()  # floats keep every bit: json writes their shortest repr
+
     def check_prediction(self, prediction: Any, target: Any) -> None:
         """ValueError when a parsed outside prediction cannot be scored against its face's `target`
         as it is (a label map of another size than the ground truth's, for example)."""

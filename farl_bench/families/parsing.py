@@ -118,6 +118,19 @@ class Parsing(Family):
             raise ValueError(f"label id(s) {np.unique(label[outside])[:5].tolist()} outside 0..{n - 1}")
         return label
 
+    def format_prediction(self, prediction: np.ndarray, target: np.ndarray) -> dict[str, Any]:
+        """{"<class id>": COCO RLE} of every class present, at the ground truth's size (where the
+        scorer resizes a prediction, so the file holds what was scored)."""
+        from pycocotools import mask as rle
+
+        if prediction.shape != target.shape:
+            prediction = cv2.resize(prediction, target.shape[::-1], interpolation=cv2.INTER_NEAREST)
+        out = {}
+        for cls in np.unique(prediction).tolist():
+            encoded = rle.encode(np.asfortranarray(prediction == cls, dtype=np.uint8))
+            out[str(cls)] = {"size": list(encoded["size"]), "counts": encoded["counts"].decode()}
+        return out
+
     def check_prediction(self, prediction: np.ndarray, target: np.ndarray) -> None:
         if prediction.shape != target.shape:  # scored as given: a resize would choose for the user
             raise ValueError(f"label map {prediction.shape[1]} x {prediction.shape[0]} px, expected "

@@ -12,7 +12,9 @@ import pandas as pd
 
 from farl_bench.backbones.weights import RANDOM_INIT
 from farl_bench.errors import UserError
+from farl_bench.published import PUBLISHED, PublishedNumber, load_published
 from farl_bench.results.record import RunRecord
+from farl_bench.results.slices import slice_draws
 from farl_bench.results.stats import aggregate, as_records, draws_table, replicates_loader
 from farl_bench.results.store import (DRAWS_CSV, LONG_CSV, MARKDOWN, WIDE_CSV, locked_records, runs_path, table_path,
                                       write_atomic)
@@ -44,8 +46,10 @@ def weights_of(records: Iterable[RunRecord | Mapping[str, Any]]) -> dict[str, st
 
 
 def draws_in_order(records: Iterable[RunRecord | Mapping[str, Any]]) -> pd.DataFrame:
-    """stats.draws_table in the tables' order."""
-    return _in_order(draws_table(records), "seed")
+    """stats.draws_table with the demographic slices' rows (slices.slice_draws), in the tables' order."""
+    records = as_records(records)
+    draws, slices = draws_table(records), slice_draws(records)
+    return _in_order(pd.concat([draws, slices], ignore_index=True) if not slices.empty else draws, "seed")
 
 
 def long_table(records: Iterable[RunRecord | Mapping[str, Any]], results: Path | None = None) -> pd.DataFrame:
@@ -165,20 +169,72 @@ def arrow(higher_is_better: bool) -> str:
 
 
 def display_name(backbone: str, weights: str) -> str:
-    """The backbone as tables show it: a random network says so, since it is a floor, not a model."""
+    """The backbone as tables show it: a random network says so, since it is a floor, not a model, and a
+    number read in a paper says so, since it was not measured here."""
+    if weights == PUBLISHED:
+        return f"{backbone} (published)"
     return f"{backbone} (random init)" if weights == RANDOM_INIT else backbone
 
 
-def wide_table(long: pd.DataFrame) -> pd.DataFrame:
+def _gap_columns(long: pd.DataFrame) -> pd.DataFrame:
+    """(backbone, protocol) x `task[gap/<attribute>]:metric@budget`: the largest gap between
+    demographic groups of each headline metric (mean over draws), in task, attribute, metric order."""
+    head = long[long["headline"].astype(bool)]
+    headline = set(zip(head["task"], head["metric"]))
+    of_headline = pd.Series(list(zip(long["task"], long["metric"])), index=long.index, dtype=object).isin(headline)
+    gaps = long[long["subset"].str.startswith("gap/") & of_headline]
+    if gaps.empty:
+        return pd.DataFrame()
+    gaps = gaps.assign(column=_labels(gaps)).sort_values(["task", "subset", "metric", "fraction", "shots"],
+                                                          na_position="last", kind="stable")
+    columns = list(dict.fromkeys(gaps["column"]))
+    return gaps.pivot(index=["backbone", "protocol"], columns="column", values="mean")[columns]
+
+
+def wide_table(long: pd.DataFrame, published: Iterable[PublishedNumber] = (), slices: bool = False) -> pd.DataFrame:
     """Rows backbone + protocol (with `weights`); columns task:metric@budget (headline metrics, mean
     over draws), avg_rank and avg_rank_over (the columns avg_rank is over, `; `-separated). Rows
-    sorted by protocol, then average rank (best first)."""
+    sorted by protocol, then average rank (best first). With `slices`, each headline metric's largest gap
+    between demographic groups follows the headline columns (`task[gap/<attribute>]:metric@budget`,
+    lower is better, never ranked). Then, where `published` numbers fall in these
+    columns, the `published_rows` (weights 'published', no rank) and a `source` column for them."""
     lb = board(long)
     if lb is None:
         return pd.DataFrame()
     means = lb.cells.pivot(index=["backbone", "protocol"], columns="column", values="mean")[lb.columns]
-    wide = lb.rows.join(means, on=["backbone", "protocol"])
-    return wide[["backbone", "protocol", "weights", *lb.columns, RANK, RANK_OVER]]
+    gaps = _gap_columns(long) if slices else pd.DataFrame()
+    if not gaps.empty:  # demographic gaps (lower is better), beside the headline columns but never ranked
+        means = means.join(gaps)
+    wide = lb.rows.join(means, on=["backbone", "protocol"])[["backbone", "protocol", "weights", *lb.columns,
+                                                             *gaps.columns, RANK, RANK_OVER]]
+    extra = published_rows(lb, published)
+    return wide if extra.empty else pd.concat([wide, extra], ignore_index=True)
+
+
+PUBLISHED_NOTE = ("(published): numbers read in papers, shown beside ours, never ranked, bolded or averaged; "
+                  "each in our metric's unit, under the column of its task, test subset, metric and budget "
+                  "(their protocol and input size may differ from ours). Sources:")
+
+
+def published_rows(lb: Board, numbers: Iterable[PublishedNumber]) -> pd.DataFrame:
+    """One row per published model + protocol with its numbers in the board's columns of the same task,
+    test subset, metric and budget; a model with no number in these columns is left out. Columns:
+    backbone (the model), protocol, weights ('published'), the board's columns, avg_rank (NaN),
+    avg_rank_over (empty) and source (the citations, `; `-separated)."""
+    columns_of: dict[tuple, list[str]] = {}
+    for cell in lb.cells.drop_duplicates("column").itertuples(index=False):
+        columns_of.setdefault((cell.task, cell.subset, cell.metric, cell.budget), []).append(cell.column)
+    rows: dict[tuple[str, str], dict] = {}
+    for number in numbers:
+        columns = columns_of.get((number.task, number.subset, number.metric, number.budget), [])
+        if columns:
+            row = rows.setdefault((number.model, number.protocol), {"sources": []})
+            row.update(dict.fromkeys(columns, number.value))
+            row["sources"] = list(dict.fromkeys([*row["sources"], number.cite()]))
+    table = pd.DataFrame([[model, protocol, PUBLISHED, *(row.get(c, np.nan) for c in lb.columns), np.nan, "",
+                           "; ".join(row["sources"])] for (model, protocol), row in rows.items()],
+                         columns=["backbone", "protocol", "weights", *lb.columns, RANK, RANK_OVER, "source"])
+    return table.sort_values(["protocol", "backbone"], kind="stable", ignore_index=True)
 
 
 def _cell(mean: float, std: float, n_draws: int) -> str:
@@ -187,10 +243,11 @@ def _cell(mean: float, std: float, n_draws: int) -> str:
     return f"{mean:.2f} ± {std:.2f}" if n_draws > 1 and not np.isnan(std) else f"{mean:.2f}"
 
 
-def markdown_table(long: pd.DataFrame) -> str:
+def markdown_table(long: pd.DataFrame, published: Iterable[PublishedNumber] = ()) -> str:
     """The leaderboard in Markdown: mean ± std over draws (mean alone for one draw), the best of
     each column within a protocol in bold, the metric's direction in each header, then a line
-    saying which columns avg_rank is over."""
+    saying which columns avg_rank is over. `published` numbers in these columns follow as rows marked
+    (published), never bold or ranked, with their sources below."""
     lb = board(long)
     if lb is None:
         return ""
@@ -205,12 +262,22 @@ def markdown_table(long: pd.DataFrame) -> str:
         line = [display_name(row.backbone, row.weights), row.protocol, *("–" if pd.isna(v) else v for v in values),
                 rank]
         lines.append("| " + " | ".join(str(v).replace("|", "\\|") for v in line) + " |")
-    return "\n".join(lines) + "\n\n" + lb.rank_note() + ".\n"
+    extra = published_rows(lb, published)
+    for _, row in extra.iterrows():
+        line = [display_name(row["backbone"], PUBLISHED), row["protocol"],
+                *("–" if pd.isna(row[c]) else f"{row[c]:.2f}" for c in lb.columns), "–"]
+        lines.append("| " + " | ".join(str(v).replace("|", "\\|") for v in line) + " |")
+    sources = "".join(f"\n- {model}: {source}" for model, source in zip(extra["backbone"], extra["source"]))
+    return ("\n".join(lines) + "\n\n" + lb.rank_note() + ".\n"
+            + (f"\n{PUBLISHED_NOTE}{sources}\n" if sources else ""))
 
 
-def write_tables(results: Path) -> pd.DataFrame:
+def write_tables(results: Path, published: bool = False, slices: bool = False) -> pd.DataFrame:
     """Write draws.csv, results.csv (long), leaderboard.csv (wide) and leaderboard.md from
-    `runs.jsonl` into `results`; return the wide table."""
+    `runs.jsonl` into `results`; return the wide table. `published`: the two leaderboards also
+    carry the published numbers of their columns (`published_rows`); `slices`: leaderboard.csv also
+    has the demographic gap columns (`wide_table`)."""
+    numbers = load_published() if published else []
     # Under the append lock: a table written by one process of several is never older than
     # a record another process already appended, so the last table written holds every record.
     with locked_records(results) as records:
@@ -218,9 +285,9 @@ def write_tables(results: Path) -> pd.DataFrame:
             raise UserError(f"no run records in {runs_path(results)}: "
                             f"run `farl-bench run ... --results {results}` first")
         long = long_table(records, results)
-        wide = wide_table(long)
+        wide = wide_table(long, numbers, slices)
         write_atomic(table_path(results, DRAWS_CSV), draws_in_order(records).to_csv(index=False))
         write_atomic(table_path(results, LONG_CSV), long.to_csv(index=False))
         write_atomic(table_path(results, WIDE_CSV), wide.to_csv(index=False, float_format="%.2f"))
-        write_atomic(table_path(results, MARKDOWN), markdown_table(long))
+        write_atomic(table_path(results, MARKDOWN), markdown_table(long, numbers))
         return wide

@@ -4,8 +4,10 @@ and fonts are for print: a plot is 6 x 4 in at 150 dpi with text of 10 pt or mor
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -24,6 +26,8 @@ FONT = {"font.size": 10, "legend.fontsize": 10, "axes.titlesize": 11}
 #: Class id -> overlay colour of the example masks (id 0, the background, is left clear): tab20's
 #: strong colours first, then its light ones, so the first ten classes stand out on a face.
 MASK_COLOURS = colormaps["tab20"].colors[0::2] + colormaps["tab20"].colors[1::2]
+#: Markers of published reference numbers: black, unjoined, unlike the measured lines.
+REFERENCE_MARKERS = ("*", "D", "P", "X", "s", "^")
 
 
 def _png(figure: Figure) -> bytes:
@@ -50,10 +54,12 @@ def clipped_errors(mean: np.ndarray, spread: np.ndarray, low: float, high: float
     return np.clip(np.stack([below, above]), 0.0, None)
 
 
-def efficiency_plot(rows: pd.DataFrame, x: str, title: str, names: dict[str, str]) -> bytes:
+def efficiency_plot(rows: pd.DataFrame, x: str, title: str, names: dict[str, str],
+                    references: Sequence[tuple[str, float, float]] = ()) -> bytes:
     """Mean over draws against `x` ('fraction', log scale, or 'shots'), one line per backbone +
     protocol (shown as `names[backbone]`), error bars = std over draws cut at the metric's range
-    (none for a single draw). rows: long-table rows of one task, metric and subset."""
+    (none for a single draw). rows: long-table rows of one task, metric and subset. `references`:
+    (label, x, value) of published numbers, drawn as black marks, not lines."""
     metric, unit = rows["metric"].iloc[0], rows["unit"].iloc[0]
     low, high = metric_range(metric, unit)
     with rc_context(FONT):
@@ -62,6 +68,10 @@ def efficiency_plot(rows: pd.DataFrame, x: str, title: str, names: dict[str, str
         for (backbone, protocol), line in rows.sort_values(x).groupby(["backbone", "protocol"], sort=True):
             axes.errorbar(line[x], line["mean"], yerr=clipped_errors(line["mean"], line["std"], low, high),
                           marker="o", capsize=3, label=f"{names.get(backbone, backbone)} ({protocol})")
+        for (label, at, value), marker in zip(references, itertools.cycle(REFERENCE_MARKERS)):
+            # hollow, so marks at one budget stay apart
+            axes.plot([at], [value], linestyle="none", marker=marker, markersize=9, color="black",
+                      markerfacecolor="none", markeredgewidth=1.5, label=label)
         if x == "fraction":
             axes.set_xscale("log")
             axes.set_xlabel("training fraction (log scale)")
@@ -77,7 +87,10 @@ def efficiency_plot(rows: pd.DataFrame, x: str, title: str, names: dict[str, str
         axes.set_ylabel(f"{metric} ({unit}, {better} is better)")
         axes.set_title(title)
         axes.grid(alpha=0.3)
-        axes.legend()
+        if references:  # long names of published models: below the axes, not over the curves
+            figure.legend(*axes.get_legend_handles_labels(), loc="outside lower center", frameon=False)
+        else:
+            axes.legend()
         return _png(figure)
 
 
@@ -130,4 +143,41 @@ def examples_figure(kind: str, examples: list[Example], labels: list[str] | None
         else:
             figure.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=2, frameon=False,
                           markerscale=3)
+        return _png(figure)
+
+
+def slices_plot(rows: pd.DataFrame, title: str, names: dict[str, str], min_faces: int) -> bytes:
+    """One metric per demographic group: grouped bars, one per backbone + protocol (shown as
+    `names[backbone]`), error bars = the 95% bootstrap interval (none where there is none), groups
+    of fewer than `min_faces` test faces hatched and marked in their label. rows: long-table rows
+    of one task and metric whose subsets are groups (`<attribute>=<value>`), with n_test their size."""
+    metric, unit = rows["metric"].iloc[0], rows["unit"].iloc[0]
+    low, high = metric_range(metric, unit)
+    groups = list(dict.fromkeys(rows["subset"]))
+    sizes = rows.drop_duplicates("subset").set_index("subset")["n_test"].astype(int)
+    series = list(rows.groupby(["backbone", "protocol"], sort=True))
+    width = 0.8 / len(series)
+    with rc_context(FONT):
+        figure = Figure(figsize=(max(6.0, 0.9 * len(groups) + 2), 4), layout="constrained")
+        axes = figure.add_subplot()
+        for k, ((backbone, protocol), bars) in enumerate(series):
+            bars = bars.set_index("subset").reindex(groups)
+            x = np.arange(len(groups)) + (k - (len(series) - 1) / 2) * width
+            below = np.nan_to_num(bars["mean"] - bars["ci_low"])
+            above = np.nan_to_num(bars["ci_high"] - bars["mean"])
+            small = [sizes[g] < min_faces for g in groups]
+            axes.bar(x, bars["mean"], width, yerr=np.clip(np.stack([below, above]), 0, None), capsize=3,
+                     label=f"{names.get(backbone, backbone)} ({protocol})", color=colormaps["tab10"].colors[k % 10])
+            for xi, value, is_small in zip(x, bars["mean"], small):
+                if is_small and np.isfinite(value):  # hatched over the colour: too few faces to trust
+                    axes.bar(xi, value, width, fill=False, hatch="//", edgecolor="black", linewidth=0)
+        labels = [f"{g}\n(n={sizes[g]}{', small' if sizes[g] < min_faces else ''})" for g in groups]
+        axes.set_xticks(np.arange(len(groups)), labels, rotation=30 if len(groups) > 6 else 0, ha="center")
+        bottom, top = axes.get_ylim()
+        axes.set_ylim(max(bottom, low), min(top, high if np.isfinite(high) else top))
+        better = "higher" if bool(rows["higher_is_better"].iloc[0]) else "lower"
+        axes.set_ylabel(f"{metric} ({unit}, {better} is better)")
+        axes.set_title(title)
+        axes.grid(alpha=0.3, axis="y")
+        axes.legend()
         return _png(figure)

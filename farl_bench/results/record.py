@@ -64,6 +64,8 @@ class RunRecord(BaseModel):
     # selection and scores
     hparam_grid: dict[str, Any] = {}
     hparams: dict[str, Any] = {}
+    trainable_params: int | None = None  # of the trained model (head, plus backbone or adapters); None: not counted
+    adapter: dict[str, Any] | None = None  # lora: the adapters' settings (peft version, rank, alpha, layers)
     selection_split: str
     selection_scores: list[dict[str, Any]] = []
     metrics: dict[str, dict[str, Metric]]  # test subset -> metric name -> value
@@ -71,6 +73,8 @@ class RunRecord(BaseModel):
     subset_sizes: dict[str, int] = {}
     bootstrap: BootstrapRef | None = None
     examples: str | None = None  # relative to the results folder
+    slices: dict[str, Any] | None = None  # per demographic attribute (results.slices.slice_scores); None: no groups
+    predictions: str | None = None  # the test predictions in `score`'s format (relative to the results folder)
     # how it ran
     precision: str = "fp32"
     device: str = ""
@@ -94,7 +98,8 @@ class RunRecord(BaseModel):
 
     def side_files(self) -> list[str]:
         """The files beside runs.jsonl this record points at, relative to its results folder."""
-        return [p for p in (self.bootstrap.file if self.bootstrap else None, self.examples, self.split_manifest) if p]
+        return [p for p in (self.bootstrap.file if self.bootstrap else None, self.examples, self.predictions,
+                            self.split_manifest) if p]
 
     def to_json(self) -> str:
         """One line of runs.jsonl (keys sorted, without the newline)."""

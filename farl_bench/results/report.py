@@ -19,9 +19,12 @@ from PIL import Image
 from farl_bench.backbones.weights import RANDOM_INIT
 from farl_bench.errors import UserError
 from farl_bench.results.examples import load_examples
-from farl_bench.results.leaderboard import arrow, board, display_name, long_table, weights_of
-from farl_bench.results.plots import DPI, efficiency_plot, examples_figure
+from farl_bench.published import PUBLISHED, PublishedNumber, load_published
+from farl_bench.results.leaderboard import (PUBLISHED_NOTE, arrow, board, display_name, long_table, published_rows,
+                                            weights_of)
+from farl_bench.results.plots import DPI, efficiency_plot, examples_figure, slices_plot
 from farl_bench.results.record import RunRecord
+from farl_bench.results.slices import MIN_FACES
 from farl_bench.results.stats import latest_draws
 from farl_bench.results.store import iter_records, runs_path, write_atomic
 
@@ -76,7 +79,7 @@ def _best(values: pd.Series, higher_is_better: bool) -> pd.Series:
     return (shown == top) & (shown.nunique() > 1)
 
 
-def _leaderboard(long: pd.DataFrame) -> list[str]:
+def _leaderboard(long: pd.DataFrame, published: list[PublishedNumber]) -> list[str]:
     lb = board(long)
     if lb is None:
         return []
@@ -89,8 +92,14 @@ def _leaderboard(long: pd.DataFrame) -> list[str]:
                    else UNSET for c in lb.columns]
         rank = UNSET if np.isnan(row.avg_rank) else f"{row.avg_rank:.2f}"
         rows.append([html.escape(display_name(row.backbone, row.weights)), html.escape(row.protocol), *numbers, rank])
+    extra = published_rows(lb, published)
+    for _, row in extra.iterrows():  # after every measured row, never bold or ranked
+        rows.append([html.escape(display_name(row["backbone"], PUBLISHED)), html.escape(row["protocol"]),
+                     *(UNSET if pd.isna(row[c]) else f"<i>{row[c]:.2f}</i>" for c in lb.columns), UNSET])
     note = (f"Sorted by protocol, then avg_rank. {lb.rank_note()}. {INTERVALS} within its protocol. Arrows: "
             "whether higher or lower is better.")
+    if not extra.empty:
+        note += " " + PUBLISHED_NOTE + " " + "; ".join(f"{m}: {s}" for m, s in zip(extra["backbone"], extra["source"]))
     return [_table(header, rows, [False, False, *[True] * (len(header) - 2)], note=note)]
 
 
@@ -116,16 +125,28 @@ def _grid(rows: pd.DataFrame, index: str, columns: str, names: dict[str, str], b
     return header, body
 
 
-def _efficiency(long: pd.DataFrame, names: dict[str, str]) -> list[str]:
+def _references(published: list[PublishedNumber], task: str, metric: str, x: str,
+                budgets: pd.Series) -> list[tuple[str, float, float]]:
+    """(label, x, value) of the published numbers of `task` and `metric` on the whole test set at one of
+    the plotted `budgets` (training fractions or shots)."""
+    at = set(budgets)
+    return [(f"{n.model} ({n.protocol}, published)", getattr(n, x), n.value) for n in published
+            if (n.task, n.metric, n.subset) == (task, metric, "test") and getattr(n, x) in at]
+
+
+def _efficiency(long: pd.DataFrame, names: dict[str, str], published: list[PublishedNumber]) -> list[str]:
     out = []
     head = long[long["headline"].astype(bool) & (long["subset"] == "test")]
     for (task, protocol, metric), rows in head.groupby(["task", "protocol", "metric"], sort=True):
         for x in ("fraction", "shots"):
             points = rows[rows[x].notna()]
             if points[x].nunique() > 1:
-                out.append(_image(efficiency_plot(points, x, f"{task}: {metric} ({protocol})", names),
+                references = _references(published, task, metric, x, points[x])
+                out.append(_image(efficiency_plot(points, x, f"{task}: {metric} ({protocol})", names, references),
                                   f"{task} {metric} vs training {x}, {protocol}; error bars: std over draws, "
-                                  "cut at the metric's range"))
+                                  "cut at the metric's range" + ("; black marks: published numbers at the same "
+                                                                 "budget (sources under the leaderboard)"
+                                                                 if references else "")))
     return out
 
 
@@ -154,6 +175,23 @@ def _per_class(long: pd.DataFrame, names: dict[str, str]) -> list[str]:
         caption = (f"{task}: per class {arrow(bool(rows['higher_is_better'].iloc[0]))} ({protocol}, budget "
                    f"{rows['budget'].iloc[0]}, test, mean over draws; the best of each row in bold)")
         out.append(_table(header, body, [False, *[True] * (len(header) - 1)], caption))
+    return out
+
+
+def _slices(long: pd.DataFrame, records: list[RunRecord], names: dict[str, str]) -> list[str]:
+    """Per task, a bar chart of its first headline metric per demographic group (largest budget)."""
+    out = []
+    groups = long[long["subset"].str.contains("=", regex=False) & ~long["subset"].str.startswith("gap/")]
+    first = {r.task: r.headline_metrics[0] for r in records if r.headline_metrics}
+    for task, rows in groups.groupby("task", sort=True):
+        rows = _reference(rows[rows["metric"] == first.get(task)])
+        if rows.empty:
+            continue
+        metric = rows["metric"].iloc[0]
+        out.append(_image(slices_plot(rows, f"{task}: {metric} per demographic group", names, MIN_FACES),
+                          f"{task} {metric} per group of test faces (budget {rows['budget'].iloc[0]}, mean over "
+                          f"draws); error bars: 95% bootstrap interval within the group; hatched: fewer than "
+                          f"{MIN_FACES} faces, left out of the gap (results.csv rows gap/<attribute>)"))
     return out
 
 
@@ -203,8 +241,10 @@ def _section(title: str, parts: list[str], empty: str) -> str:
     return f"<h2>{html.escape(title)}</h2>{body}"
 
 
-def write_report(results: Path, out: Path) -> Path:
-    """Write `out/index.html` from the records in `results`; returns its path."""
+def write_report(results: Path, out: Path, published: bool = False) -> Path:
+    """Write `out/index.html` from the records in `results`; returns its path. `published`: the numbers
+    papers report join the leaderboard as marked rows and the data-efficiency plots as reference marks."""
+    numbers = load_published() if published else []
     records = list(iter_records(results))
     if not records:
         raise UserError(f"no run records in {runs_path(results)}: run `farl-bench run ... --results {results}` first")
@@ -220,10 +260,12 @@ def write_report(results: Path, out: Path) -> Path:
         "Means over draws (subset draws x seeds); 95% intervals are bootstrap percentiles over test faces."
         + (f" {html.escape(', '.join(random))}: random init, weights drawn at random rather than trained: a floor to "
            "beat, not a model." if random else "") + "</p>",
-        _section("Leaderboard", _leaderboard(long), "No headline numbers."),
-        _section("Data efficiency", _efficiency(long, names), "Only one training budget was run: no curves to draw."),
+        _section("Leaderboard", _leaderboard(long, numbers), "No headline numbers."),
+        _section("Data efficiency", _efficiency(long, names, numbers),
+                 "Only one training budget was run: no curves to draw."),
         _section("Per test subset", _per_subset(long, names), "No task here has test subsets."),
         _section("Per class", _per_class(long, names), "No per-class metrics here."),
+        _section("Demographic slices", _slices(long, records, names), "No test faces here carry demographic groups."),
         _section("Example predictions", _examples(records, results, names), "No dense task (parsing, landmarks) here."),
         _section("Headline numbers with intervals", _headline_numbers(long, names), "No headline numbers."),
     ]

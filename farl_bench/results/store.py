@@ -4,6 +4,7 @@
     splits/<task>/<budget>-<seed>.txt   the training ids of a draw (sha256: the split fingerprint)
     bootstrap/<key>.npz                 a run's bootstrap replicates
     examples/<key>.npz                  a dense run's example predictions
+    predictions/<key>.jsonl.gz          a run's test predictions in `farl-bench score`'s format (--save-predictions)
     draws.csv, results.csv, leaderboard.csv, leaderboard.md    tables, rewritten from runs.jsonl
 
 Many processes (shards, torchrun's main process, separate runs) may share one folder. Writers hold an
@@ -43,6 +44,7 @@ RUNS_FILE = "runs.jsonl"
 SPLITS_DIR = "splits"
 BOOTSTRAP_DIR = "bootstrap"
 EXAMPLES_DIR = "examples"
+PREDICTIONS_DIR = "predictions"
 DRAWS_CSV = "draws.csv"
 LONG_CSV = "results.csv"
 WIDE_CSV = "leaderboard.csv"
@@ -67,6 +69,10 @@ def bootstrap_file(key: str) -> str:
 
 def examples_file(key: str) -> str:
     return f"{EXAMPLES_DIR}/{key}.npz"
+
+
+def predictions_file(key: str) -> str:
+    return f"{PREDICTIONS_DIR}/{key}.jsonl.gz"
 
 
 def table_path(results: Path, name: str) -> Path:

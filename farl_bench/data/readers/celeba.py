@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from farl_bench.data.readers._files import find_file, malformed
+from farl_bench.data.readers._groups import attribute_group_values, attribute_groups, attribute_groups_note
 from farl_bench.data.records import DatasetSplits, FaceRecord
 from farl_bench.errors import UserError
 from farl_bench.registry import DATASETS
@@ -73,5 +74,7 @@ class CelebAReader:
                             f"(first: {unlabelled[0]}); the two lists must come from the same release")
         splits: dict[str, list[FaceRecord]] = {"train": [], "val": [], "test": []}
         for file, split in partition.items():
-            splits[split].append(FaceRecord(id=file, image=images / file, attributes=attributes[file]))
-        return DatasetSplits(splits, meta={"attribute_names": names})
+            splits[split].append(FaceRecord(id=file, image=images / file, attributes=attributes[file],
+                                            groups=attribute_groups(names, attributes[file])))
+        return DatasetSplits(splits, meta={"attribute_names": names, "groups": attribute_group_values(names),
+                                           "groups_note": attribute_groups_note(names)})

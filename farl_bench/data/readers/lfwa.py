@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 
 from farl_bench.data.readers._files import find_file
+from farl_bench.data.readers._groups import attribute_group_values, attribute_groups, attribute_groups_note
 from farl_bench.data.records import DatasetSplits, FaceRecord
 from farl_bench.data.splits import holdout
 from farl_bench.errors import UserError
@@ -99,11 +100,14 @@ class LFWAReader:
         if shared.size:
             raise UserError(f"{idx_path}: {shared.size} faces are in both indices_img_train and indices_img_test "
                             f"(first: {names[shared[0]]})")
-        splits = {s: [FaceRecord(id=names[i], image=images / names[i], attributes=labels[i].astype(bool))
+        splits = {s: [FaceRecord(id=names[i], image=images / names[i], attributes=labels[i].astype(bool),
+                                 groups=attribute_groups(attribute_names, labels[i].astype(bool)))
                       for i in rows] for s, rows in parts.items()}
         train, val = holdout(splits["train"], VAL_FRACTION)
         return DatasetSplits({"train": train, "val": val, "test": splits["test"]}, meta={
             "attribute_names": attribute_names,
+            "groups": attribute_group_values(attribute_names),
+            "groups_note": attribute_groups_note(attribute_names),
             "selection_note": f"LFWA has no validation split: val is {VAL_FRACTION:.0%} of indices_img_train "
                               "(farl_bench.data.splits.holdout)",
         })

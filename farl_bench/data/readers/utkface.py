@@ -18,6 +18,9 @@ from farl_bench.registry import DATASETS
 #: age 0..116, gender 0 male / 1 female, race 0..4, datetime yyyymmddHHMMSSfff (digits).
 NAME = re.compile(r"^(?P<age>\d{1,3})_(?P<gender>[01])_(?P<race>[0-4])_(?P<stamp>\d+)\.jpg(\.chip\.jpg)?$",
                   re.IGNORECASE)
+#: Group values of the gender and race codes of the file name, in code order.
+GENDERS = ["male", "female"]
+RACES = ["white", "black", "asian", "indian", "others"]
 SPLIT_FRACTIONS = {"train": 0.7, "val": 0.1, "test": 0.2}
 SPLIT_SALT = "farl-bench-utkface"
 
@@ -37,8 +40,9 @@ class UTKFaceReader:
             if match is None:
                 skipped["file name is not <age>_<gender>_<race>_<datetime>.jpg: a field is missing or malformed"] += 1
                 continue
+            groups = {"gender": GENDERS[int(match["gender"])], "race": RACES[int(match["race"])]}
             records.append(FaceRecord(id=path.relative_to(root).as_posix(), image=path,
-                                      age=float(match["age"])))
+                                      age=float(match["age"]), groups=groups))
         if not records:
             raise UserError(f"{root} holds no UTKFace image named <age>_<gender>_<race>_<datetime>.jpg"
                             f"[.chip.jpg] ({len(files)} other image files): point the root at the "
@@ -48,5 +52,8 @@ class UTKFaceReader:
             "skipped": warn_skipped(root, skipped),
             "split_rule": f"files ranked by sha256('{SPLIT_SALT}:<file name>'); "
                           f"train/val/test = {SPLIT_FRACTIONS} (farl_bench.data.splits.hash_split)",
+            "groups": {"gender": GENDERS, "race": RACES},
+            "groups_note": "gender and race codes of the file name (0 male / 1 female; 0..4 white, black, "
+                           "asian, indian, others)",
             "selection_note": "UTKFace has no official split: val is 10% of the files by the fixed hash rule",
         })

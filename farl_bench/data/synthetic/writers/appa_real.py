@@ -3,7 +3,10 @@ and `gt_avg_{train,valid,test}.csv` (`file_name,num_ratings,apparent_age_avg,app
 real_age`, file_name like `000000.jpg`). Files are numbered across splits in order, as the release.
 Apparent age = true age + a per-sample rater bias (normal, APPARENT_BIAS_STD years); its spread is
 the face's age_std; real_age is the true age in whole years. Only the `_face.jpg` crops are
-written, not the release's uncropped `<6 digits>.jpg` images."""
+written, not the release's uncropped `<6 digits>.jpg` images. `allcategories_{train,valid,test}.csv`
+(`file,gender,race,makeup,time,happiness`) give the gender (male / female) and race (caucasian,
+afroamerican, asian: the renderer's Indian faces count as asian, Others as caucasian); makeup, time
+and happiness are constant fillers (nomakeup, modernphoto, neutral)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -14,9 +17,12 @@ SIZE = (160, 260)  # px, inclusive range of width and of height
 APPARENT_BIAS_STD = 3.0  # years
 RATINGS = (30, 60)  # inclusive range of the number of raters
 HEADER = "file_name,num_ratings,apparent_age_avg,apparent_age_std,real_age"
+CATEGORY_HEADER = "file,gender,race,makeup,time,happiness"
+GENDERS = ("male", "female")  # renderer gender 0 / 1
+RACES = ("caucasian", "afroamerican", "asian", "asian", "caucasian")  # renderer race 0..4
 
 
-def _sample(stage: Stage, job: tuple[int, str]) -> str:
+def _sample(stage: Stage, job: tuple[int, str]) -> tuple[str, str]:
     index, split = job
     rng = stage.rng(index)
     width, height = (int(v) for v in rng.integers(SIZE[0], SIZE[1] + 1, size=2))
@@ -26,7 +32,8 @@ def _sample(stage: Stage, job: tuple[int, str]) -> str:
     save_image(stage.root / split / f"{index:06d}.jpg_face.jpg", rendered.image)
     apparent = max(1.0, rendered.age + bias)
     real_age = max(1, round(rendered.age))
-    return f"{index:06d}.jpg,{ratings},{apparent:.6f},{rendered.age_std:.6f},{real_age}"
+    categories = f"{index:06d}.jpg,{GENDERS[rendered.gender]},{RACES[rendered.race]},nomakeup,modernphoto,neutral"
+    return f"{index:06d}.jpg,{ratings},{apparent:.6f},{rendered.age_std:.6f},{real_age}", categories
 
 
 def write(stage: Stage, counts: Mapping[str, int], run: RunSamples) -> int:
@@ -34,7 +41,9 @@ def write(stage: Stage, counts: Mapping[str, int], run: RunSamples) -> int:
     rows = run(_sample, jobs)
     for split in counts:
         save_text(stage.root / f"gt_avg_{split}.csv",
-                  [HEADER, *(row for (_, s), row in zip(jobs, rows) if s == split)])
+                  [HEADER, *(row for (_, s), (row, _) in zip(jobs, rows) if s == split)])
+        save_text(stage.root / f"allcategories_{split}.csv",
+                  [CATEGORY_HEADER, *(row for (_, s), (_, row) in zip(jobs, rows) if s == split)])
     return len(jobs)
 
 
