@@ -97,14 +97,19 @@ def main() -> int:
             return not failed and not wrong and len(got) == expected, \
                 f"{len(got)} of {expected} records: {summary}" + "".join(f"\n{f}" for f in failed)
 
+        def cache_keys() -> list[str]:
+            from farl_bench.engine.cache import FeatureStore
+
+            return sorted(e.key for e in FeatureStore(cache).entries())
+
         def feature_cache():
-            before = sorted(p.name for p in cache.iterdir()) if cache.exists() else []
+            before = cache_keys()
             rc, out = farl_bench("run", "-b", args.backbone, "-t", TASKS, "-p", "linear",
                                  "--results", str(work / "cached"), *common)
-            after = sorted(p.name for p in cache.iterdir()) if cache.exists() else []
+            after = cache_keys()
             first = {r["task"]: headline(r) for r in records(work / "protocols") if r["protocol"] == "linear"}
             again = {r["task"]: headline(r) for r in records(work / "cached")}
-            return (rc == 0 and before == after and first == again,
+            return (rc == 0 and bool(after) and before == after and first == again,
                     f"{len(after)} cache entries before and after; metrics equal: {first == again}" +
                     ("" if rc == 0 else f"\n{out[-3000:]}"))
 

@@ -45,7 +45,8 @@ def main() -> None:
     backbone = build(f"timm:{arch}", size)
     ours = TaskModel(backbone, family.build_head(backbone.feature_spec, {"attribute_names": [""] * ATTRIBUTES},
                                                  linear=False)).to(device)
-    ours_opt = torch.optim.AdamW(_param_groups(ours, 1e-3, 1e-4, FinetuneHparams(), finetune=True))
+    hp = FinetuneHparams()
+    ours_opt = torch.optim.AdamW(_param_groups(ours, 1e-3, 1e-4, hp.backbone_lr, hp.layer_decay))
     raw = timm.create_model(arch, pretrained=False, num_classes=ATTRIBUTES, img_size=size).to(device)
     raw_opt = torch.optim.AdamW(raw.parameters(), lr=1e-4, weight_decay=1e-4)
 
