@@ -102,7 +102,7 @@ def test_age_decodes_to_the_softmax_expected_age_over_the_prompts(head):
     family = get("age", head=head)
     decoded = family.decode(RULES["age"].outputs(logits, hp, family), [None] * 6, [None] * 6)
     np.testing.assert_allclose(decoded, expected, atol=1e-3)
-    groups = RULES["age"].groups(hp, {}, None)
+    groups = RULES["age"].groups(hp, None, {}, None)
     assert len(groups) == 100 and groups[0] == ["a photo of a 1 year old person."]
 
 
@@ -117,7 +117,7 @@ def test_built_in_prompts_name_every_label_of_their_dataset_and_round_trip_throu
     hp = ZeroshotHparams.model_validate(load_task(task).protocol_hparams("zeroshot"))
     meta = {"expression_names": LABELS[task], "attribute_names": LABELS[task]}
     family = load_task(task).family
-    groups = RULES[family].groups(hp, meta, lambda key, what: UserError(f"{key}: {what}"))
+    groups = RULES[family].groups(hp, None, meta, lambda key, what: UserError(f"{key}: {what}"))
     assert hp.templates and all(groups)
     assert len(groups) == {"expression": len(LABELS[task] or []), "attributes": 2 * len(LABELS[task] or []),
                            "age": 100}[family]
@@ -135,7 +135,7 @@ def test_prompts_are_part_of_the_zeroshot_version_only():
 def test_prompts_missing_a_label_are_refused_naming_it():
     hp = ZeroshotHparams(templates=["a {} face"], classes={"happy": ["happy"]})
     with pytest.raises(UserError, match="no prompt for sad"):
-        RULES["expression"].groups(hp, {"expression_names": ["happy", "sad"]}, lambda k, w: UserError(f"{k}: {w}"))
+        RULES["expression"].groups(hp, None, {"expression_names": ["happy", "sad"]}, lambda k, w: UserError(f"{k}: {w}"))
 
 
 @pytest.mark.parametrize("bad", [{"templates": ["no slot"]}, {"templates": ["{} and {}"]},
@@ -171,6 +171,24 @@ def test_zeroshot_runs_one_cell_per_backbone_and_task_with_finite_metrics(cli, s
     assert record["split_rule"].startswith("none") and record["n_test"] > 0
     assert math.isfinite(record["metrics"]["test"][key]["value"])
     assert record["hparam_grid"]["templates"] == load_task(task).protocols["zeroshot"]["templates"]
+
+
+def test_fairface_heads_each_get_their_own_prompts_and_softmax(cli, synthetic_root, clip_files, tmp_path):
+    from farl_bench.families import get as get_family
+
+    hp = ZeroshotHparams.model_validate(load_task("fairface").protocol_hparams("zeroshot"))
+    heads = {"gender": ["male", "female"]}  # a task may use some heads only: the others' prompts stay unused
+    groups = RULES["demographics"].groups(hp, get_family("demographics", heads=list(heads)), {"groups": heads},
+                                          lambda k, w: UserError(f"{k}: {w}"))
+    assert groups == [[t.format(p) for p in ("man", "male person") for t in hp.heads["gender"].templates],
+                      [t.format(p) for p in ("woman", "female person") for t in hp.heads["gender"].templates]]
+    code, _, err = run(cli, tmp_path / "r", clip_files["clip"], "fairface", synthetic_root)
+    assert code == 0, err
+    [record] = [json.loads(line) for line in (tmp_path / "r" / "runs.jsonl").read_text().splitlines()]
+    test = record["metrics"]["test"]
+    assert all(0 <= test[f"acc/{h}"]["value"] <= 100 for h in ("race", "gender", "age_group"))
+    assert test["acc_mean"]["value"] == pytest.approx(sum(test[f"acc/{h}"]["value"]
+                                                          for h in ("race", "gender", "age_group")) / 3)
 
 
 def test_a_backbone_without_a_text_tower_is_one_line_naming_the_kinds_with_one(cli, synthetic_root, tmp_path):

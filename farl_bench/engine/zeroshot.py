@@ -8,10 +8,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Annotated, Any, Callable
 
 import torch
-from pydantic import Field, NonNegativeInt, PositiveInt, field_validator, model_validator
+from pydantic import AfterValidator, Field, NonNegativeInt, PositiveInt, field_validator, model_validator
 
 from farl_bench.engine import distributed
 from farl_bench.engine.knn import RULES as VOTE_RULES
@@ -25,21 +25,31 @@ from farl_bench.tasks import find_task_file
 TEXT_KINDS = "openclip:<model>[/<tag>], clip:<full CLIP file> or farl:<full FaRL checkpoint>"
 
 
+def _one_slot(template: str) -> str:
+    if template.count("{}") != 1 or "{" in template.replace("{}", "") or "}" in template.replace("{}", ""):
+        raise ValueError(f"template {template!r} must hold {{}} exactly once and no other brace")
+    return template
+
+
+#: A prompt with one {} for a class's phrase (or an age).
+Template = Annotated[str, AfterValidator(_one_slot)]
+
+
+class HeadPrompts(Hparams):
+    """One head of a multi-head classification (FairFace's race, gender, age group): its own templates."""
+
+    templates: list[Template] = Field(min_length=1, description="prompts with one {} for a class's phrase")
+    classes: dict[str, list[str]] = Field(min_length=1, description="each class of the head -> its phrases")
+
+
 class ZeroshotHparams(Hparams):
-    templates: list[str] = Field([], description="prompts with one {} for a class's phrase (or an age)")
+    templates: list[Template] = Field([], description="prompts with one {} for a class's phrase (or an age)")
     classes: dict[str, list[str]] = Field({}, description="expression: each label of the dataset -> its phrases")
     attributes: dict[str, tuple[str, str]] = Field({}, description="each attribute -> (phrase present, absent)")
     min_age: NonNegativeInt = Field(1, description="age: the prompts' first age in years")
     max_age: PositiveInt = Field(100, description="age: the prompts' last age in years")
+    heads: dict[str, HeadPrompts] = Field({}, description="demographics: each head -> its templates and classes")
     batch_size: PositiveInt = Field(256, description="prompts or faces per forward")
-
-    @field_validator("templates")
-    @classmethod
-    def _one_slot(cls, templates: list[str]) -> list[str]:
-        for template in templates:
-            if template.count("{}") != 1 or "{" in template.replace("{}", "") or "}" in template.replace("{}", ""):
-                raise ValueError(f"template {template!r} must hold {{}} exactly once and no other brace")
-        return templates
 
     @field_validator("classes")
     @classmethod
@@ -60,7 +70,7 @@ class PromptRule:
     """A family's prompts (one group of prompts per class, averaged into one text embedding) and how
     the N x K logits over those classes become what the family's head would output."""
 
-    groups: Callable[[ZeroshotHparams, dict[str, Any], Callable[[str, str], UserError]], list[list[str]]]
+    groups: Callable[[ZeroshotHparams, Family, dict[str, Any], Callable[[str, str], UserError]], list[list[str]]]
     outputs: Callable[[torch.Tensor, ZeroshotHparams, Family], torch.Tensor]
 
 
@@ -76,15 +86,27 @@ def _labelled(given: dict[str, Any], names: list[str], key: str, error: Callable
                          + (f"no prompt for {', '.join(missing)}" if missing else f"unknown {', '.join(unknown)}"))
 
 
-def _expression_groups(hp: ZeroshotHparams, meta: dict[str, Any], error) -> list[list[str]]:
+def _expression_groups(hp: ZeroshotHparams, family: Family, meta: dict[str, Any], error) -> list[list[str]]:
     _labelled(hp.classes, meta["expression_names"], "classes", error)
     return [_fill(hp.templates, hp.classes[name]) for name in meta["expression_names"]]
 
 
-def _attribute_groups(hp: ZeroshotHparams, meta: dict[str, Any], error) -> list[list[str]]:
+def _attribute_groups(hp: ZeroshotHparams, family: Family, meta: dict[str, Any], error) -> list[list[str]]:
     """Two groups per attribute, present then absent."""
     _labelled(hp.attributes, meta["attribute_names"], "attributes", error)
     return [_fill(hp.templates, [phrase]) for name in meta["attribute_names"] for phrase in hp.attributes[name]]
+
+
+def _demographic_groups(hp: ZeroshotHparams, family: Family, meta: dict[str, Any], error) -> list[list[str]]:
+    """Per head in the family's order, one group per class, from that head's own templates."""
+    heads = family.classes(meta)  # prompts for a head the task leaves out (family_options.heads) stay unused
+    if missing := [head for head in heads if head not in hp.heads]:
+        raise error("heads", f"no prompts for head {', '.join(missing)} (the task's heads: {', '.join(heads)})")
+    groups = []
+    for head, names in heads.items():
+        _labelled(hp.heads[head].classes, names, f"heads.{head}.classes", error)
+        groups += [_fill(hp.heads[head].templates, hp.heads[head].classes[name]) for name in names]
+    return groups
 
 
 def _ages(hp: ZeroshotHparams) -> torch.Tensor:
@@ -101,8 +123,10 @@ RULES: dict[str, PromptRule] = {
     "expression": PromptRule(_expression_groups, lambda logits, hp, family: logits),
     # log(p / (1 - p)) of the softmax over (present, absent): the difference of the two logits
     "attributes": PromptRule(_attribute_groups, lambda logits, hp, family: logits[:, 0::2] - logits[:, 1::2]),
-    "age": PromptRule(lambda hp, meta, error: [_fill(hp.templates, [str(int(n))]) for n in _ages(hp)],
+    "age": PromptRule(lambda hp, family, meta, error: [_fill(hp.templates, [str(int(n))]) for n in _ages(hp)],
                       _expected_age),
+    # one softmax per head, the heads' logits side by side as the family's head outputs them
+    "demographics": PromptRule(_demographic_groups, lambda logits, hp, family: logits),
 }
 
 
@@ -174,9 +198,9 @@ class ZeroshotProtocol(Protocol):
             return UserError(f"{find_task_file(job.task.name)} (with --set overrides): key "
                              f"'protocols.zeroshot.{key}': {what}")
 
-        if not hp.templates:
+        if not hp.templates and job.family.name != "demographics":  # whose heads carry their own
             raise error("templates", "none given; add prompt templates such as 'a photo of a {} face.'")
-        classifier = _classifier(job, rule.groups(hp, job.data.meta, error), hp.batch_size)
+        classifier = _classifier(job, rule.groups(hp, job.family, job.data.meta, error), hp.batch_size)
 
         @torch.no_grad()
         def predict(samples, split):
