@@ -117,6 +117,7 @@ CASES = {  # task -> (backbone, input size)
     "celeba": ("hog", 64),
     "appa_real": ("pixels", 32),
     "rafdb": ("hog", 64),
+    "fairface": ("hog", 64),
 }
 _RECORDS: dict[tuple[str, str], dict] = {}
 
@@ -149,11 +150,21 @@ def test_knn_runs_each_pooled_family_with_finite_metrics_chosen_on_val(record, t
     ks = sorted({min(k, r["n_train"]) for k in grid["ks"]})
     assert [(s["k"], s["temperature"]) for s in r["selection_scores"]] == \
         [(k, t) for k in ks for t in grid["temperatures"]]
-    key = {"celeba": "acc_mean", "appa_real": "mae", "rafdb": "acc"}[task]
+    key = {"celeba": "acc_mean", "appa_real": "mae", "rafdb": "acc", "fairface": "acc_mean"}[task]
     scores = [s[key] for s in r["selection_scores"]]
     best = scores.index(min(scores) if key == "mae" else max(scores))
     chosen = r["selection_scores"][best]
     assert r["hparams"] == {"k": chosen["k"], "temperature": chosen["temperature"]}
+
+
+def test_each_demographic_head_votes_on_its_own_and_a_missing_label_gives_no_vote():
+    from farl_bench.engine.knn import RULES
+    from farl_bench.families import get as get_family
+
+    family, meta = get_family("demographics", heads=["gender", "race"]), {"groups": {"gender": ["m", "f"],
+                                                                                  "race": ["a", "b", "c"]}}
+    y = torch.tensor([[0, 2], [-1, 1]])  # the second face has no gender label
+    assert RULES["demographics"].values(y, family, meta).tolist() == [[1, 0, 0, 0, 1], [0, 0, 0, 1, 0]]
 
 
 def test_knn_on_edges_beats_the_training_majority_and_the_pixels_floor_on_celeba(record, synthetic_root):

@@ -106,11 +106,20 @@ def _age_outputs(means: torch.Tensor, family: Family) -> torch.Tensor:
     return probs.log().clamp_min(NO_WEIGHT)
 
 
+def _head_votes(y: torch.Tensor, family: Family, meta: dict[str, Any]) -> torch.Tensor:
+    """Multi-head classes (demographics): each head's one-hot side by side; a face without a label
+    for a head gives that head no vote."""
+    sizes = [len(names) for names in family.classes(meta).values()]
+    return torch.cat([F.one_hot(y[:, h].long().clamp_min(0), size).float() * (y[:, h:h + 1] >= 0)
+                      for h, size in enumerate(sizes)], dim=1)
+
+
 RULES: dict[str, VoteRule] = {
     "expression": VoteRule(lambda y, family, meta: F.one_hot(y.long(), family.num_outputs(meta)).float(),
                            _class_logits),
     "attributes": VoteRule(lambda y, family, meta: y.float(), _attribute_logits),
     "age": VoteRule(lambda y, family, meta: y[:, :1].float(), _age_outputs),  # targets: (age, age_std)
+    "demographics": VoteRule(_head_votes, _class_logits),  # each head's argmax is its weighted vote's winner
 }
 
 
