@@ -133,7 +133,7 @@ class KnnProtocol(Protocol):
 
     name = "knn"
     Hparams = KnnHparams
-    pooled_only = True  # attributes, age and expression; refuses dense families
+    pooled_only = True  # attributes, age, expression and demographics; refuses dense families
 
     def run(self, job: ProtocolJob) -> ProtocolResult:
         hp: KnnHparams = job.hparams

@@ -183,7 +183,7 @@ class ZeroshotProtocol(Protocol):
 
     name = "zeroshot"
     Hparams = ZeroshotHparams
-    pooled_only = True  # attributes, age and expression; refuses dense families
+    pooled_only = True  # attributes, age, expression and demographics; refuses dense families
     trains = False  # one cell per backbone x task (plan.UNTRAINED)
     needs_text_tower = True
 
