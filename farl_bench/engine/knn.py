@@ -123,10 +123,6 @@ RULES: dict[str, VoteRule] = {
 }
 
 
-def _rule_for(job: ProtocolJob) -> VoteRule:
-    return pooled_rule(job, RULES, "knn", "a family knn has no vote rule for")
-
-
 @PROTOCOLS.register("knn")
 class KnnProtocol(Protocol):
     """Weighted k-NN on cached pooled features, no training; k and T chosen on validation."""
@@ -137,7 +133,7 @@ class KnnProtocol(Protocol):
 
     def run(self, job: ProtocolJob) -> ProtocolResult:
         hp: KnnHparams = job.hparams
-        family, rule = job.family, _rule_for(job)
+        family, rule = job.family, pooled_rule(job, RULES, "knn", "a family knn has no vote rule for")
         x_train, y_train = job.features.get("train", job.train, targets=True)
         # The bank in the run's precision: float32 under fp32, bfloat16 under bf16 (the default on
         # CPUs and GPUs that run it natively: the product is several times faster), fp16 under fp16.

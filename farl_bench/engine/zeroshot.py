@@ -173,10 +173,6 @@ def _classifier(job: ProtocolJob, groups: list[list[str]], batch_size: int) -> C
     return _CLASSIFIERS[key]
 
 
-def _rule_for(job: ProtocolJob) -> PromptRule:
-    return pooled_rule(job, RULES, "zeroshot", "a family without prompts")
-
-
 @PROTOCOLS.register("zeroshot")
 class ZeroshotProtocol(Protocol):
     """CLIP zero-shot from the task's prompts through the backbone's text tower, no training; one cell."""
@@ -189,7 +185,7 @@ class ZeroshotProtocol(Protocol):
 
     def run(self, job: ProtocolJob) -> ProtocolResult:
         hp: ZeroshotHparams = job.hparams
-        rule = _rule_for(job)
+        rule = pooled_rule(job, RULES, "zeroshot", "a family without prompts")
         if getattr(job.backbone, "text_tower", None) is None:
             raise UserError(f"protocol zeroshot needs a backbone with a text tower, and {job.backbone.spec} has none: "
                             f"use {TEXT_KINDS}")
