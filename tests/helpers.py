@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from PIL import Image
@@ -71,3 +72,10 @@ def write_lapa(root: Path, n: tuple[int, int, int] = (4, 2, 2), size: int = 32, 
             points = "\n".join(f"{x:.2f} {y:.2f}" for x, y in rng.uniform(4, size - 4, (106, 2)))
             (base / split / "landmarks" / f"f{i}.txt").write_text(f"106\n{points}\n")
     return base
+
+
+def edit_line(path: Path, index: int, change: Callable[[str], str]) -> None:
+    """Rewrite line `index` (0-based) of a text file through `change`: a malformed-file case."""
+    lines = path.read_text().splitlines()
+    lines[index] = change(lines[index])
+    path.write_text("\n".join(lines) + "\n")

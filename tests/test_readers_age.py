@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import edit_line
 from farl_bench.data.readers.appa_real import AppaRealReader
 from farl_bench.data.readers.fgnet import FGNetReader
 from farl_bench.data.readers.morph2 import Morph2Reader
@@ -240,10 +241,8 @@ def test_appa_real_allcategories_in_their_own_folder_with_release_spelling(synth
         file = f"allcategories_{folder}.csv"
         (root / file).rename(root / "allcategories_trainvalidtest_split" / file)
     path = root / "allcategories_trainvalidtest_split/allcategories_test.csv"
-    lines = path.read_text().splitlines()
-    name = lines[1].split(",")[0]
-    lines[1] = f"{name},Female,Afro-American,makeup,modernphoto,happy"
-    path.write_text("\n".join(lines) + "\n")
+    name = path.read_text().splitlines()[1].split(",")[0]
+    edit_line(path, 1, lambda line: f"{name},Female,Afro-American,makeup,modernphoto,happy")
     record = next(r for r in AppaRealReader().read(root).split("test") if r.id == f"test/{name}")
     assert record.groups == {"gender": "female", "race": "afroamerican"}
 
@@ -262,9 +261,7 @@ def test_appa_real_unknown_race_and_missing_file_are_named(synthetic_root, tmp_p
     root = tmp_path / "APPA-REAL"
     shutil.copytree(synthetic_root / "APPA-REAL", root)
     path = root / "allcategories_valid.csv"
-    lines = path.read_text().splitlines()
-    lines[2] = lines[2].split(",")[0] + ",male,martian,nomakeup,modernphoto,neutral"
-    path.write_text("\n".join(lines) + "\n")
+    edit_line(path, 2, lambda line: line.split(",")[0] + ",male,martian,nomakeup,modernphoto,neutral")
     with pytest.raises(UserError, match=r"allcategories_valid\.csv:3: expected race one of asian"):
         AppaRealReader().read(root)
     path.unlink()

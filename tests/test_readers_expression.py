@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from conftest import REALDATA
+from helpers import edit_line
 from farl_bench.data.readers.affectnet import AffectNetReader
 from farl_bench.data.readers.fer2013 import FER2013Reader
 from farl_bench.data.readers.ferplus import NO_MAJORITY, FERPlusReader, majority_vote, read_votes
@@ -61,9 +62,7 @@ def test_rafdb_root_may_be_the_basic_folder(synthetic_root):
 def test_rafdb_label_outside_1_to_7_names_file_and_line(synthetic_root, tmp_path):
     root = copy(synthetic_root, "RAF-DB", tmp_path)
     path = root / "basic/EmoLabel/list_patition_label.txt"
-    lines = path.read_text().splitlines()
-    lines[3] = lines[3].split()[0] + " 8"
-    path.write_text("\n".join(lines) + "\n")
+    edit_line(path, 3, lambda line: line.split()[0] + " 8")
     with pytest.raises(UserError, match=r"list_patition_label\.txt:4: expected"):
         RafDbReader().read(root)
 
@@ -306,9 +305,7 @@ def test_rafdb_without_manual_annotations_has_no_groups(synthetic_root, tmp_path
 def test_rafdb_bad_or_missing_manual_file_is_named(synthetic_root, tmp_path):
     root = copy(synthetic_root, "RAF-DB", tmp_path)
     path = root / "basic/Annotation/manual/test_0002_manu_attri.txt"
-    lines = path.read_text().splitlines()
-    lines[6] = "3"
-    path.write_text("\n".join(lines) + "\n")
+    edit_line(path, 6, lambda line: "3")
     with pytest.raises(UserError, match=r"test_0002_manu_attri\.txt:7: expected a race code 0\|1\|2"):
         RafDbReader().read(root)
     path.unlink()

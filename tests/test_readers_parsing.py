@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from conftest import REALDATA
+from helpers import edit_line
 from farl_bench.data.readers.celebamask_hq import CelebAMaskHQReader
 from farl_bench.data.readers.lapa import LaPaReader
 from farl_bench.data.synthetic.writers import celebamask_hq as celebamask_writer
@@ -133,9 +134,7 @@ def test_lapa_landmark_count_line_other_than_106_is_refused(lapa_root):
 
 def test_lapa_non_numeric_landmark_line_names_file_and_line(lapa_root):
     path = lapa_root / "test/landmarks/d_0.txt"
-    lines = path.read_text().splitlines()
-    lines[5] = "12.5 nan?"
-    path.write_text("\n".join(lines) + "\n")
+    edit_line(path, 5, lambda line: "12.5 nan?")
     with pytest.raises(UserError, match=r"d_0\.txt:6: expected two numbers 'x y'"):
         LaPaReader().read(lapa_root)
 
@@ -279,9 +278,7 @@ def test_celebamask_record_ids_images_and_first_part_path(celebamask_root):
 
 def test_celebamask_malformed_mapping_row_names_file_and_line(celebamask_root):
     path = celebamask_root / "CelebA-HQ-to-CelebA-mapping.txt"
-    lines = path.read_text().splitlines()
-    lines[2] = "1 008.jpg"
-    path.write_text("\n".join(lines) + "\n")
+    edit_line(path, 2, lambda line: "1 008.jpg")
     with pytest.raises(UserError, match=r"CelebA-HQ-to-CelebA-mapping\.txt:3: expected 'idx orig_idx orig_file'"):
         CelebAMaskHQReader().read(celebamask_root)
 
