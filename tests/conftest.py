@@ -54,3 +54,14 @@ def synthetic_root(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("synthetic")
     generate(out, "small", 0)
     return out
+
+
+@pytest.fixture(scope="session")
+def pretraining_celeba(tmp_path_factory) -> Path:
+    """A separate synthetic CelebA (medium scale, generator seed 1: 3,000 training faces, none of them
+    in `synthetic_root`) for the networks that tests pretrain."""
+    from farl_bench.data.synthetic import generate
+
+    out = tmp_path_factory.mktemp("pretraining")
+    generate(out, "medium", 1, datasets=["celeba"])
+    return out

@@ -1,12 +1,17 @@
-"""Small hand-made dataset trees for tests that must not depend on the synthetic generator, and the
-CLI as a child process."""
+"""Small hand-made dataset trees for tests that must not depend on the synthetic generator, the
+CLI as a child process, and `py:` factory modules written by a test."""
 from __future__ import annotations
 
+import contextlib
+import json
+import importlib
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
-from typing import Callable
+from types import ModuleType
+from typing import Callable, Iterator
 
 import numpy as np
 from PIL import Image
@@ -79,3 +84,72 @@ def edit_line(path: Path, index: int, change: Callable[[str], str]) -> None:
     lines = path.read_text().splitlines()
     lines[index] = change(lines[index])
     path.write_text("\n".join(lines) + "\n")
+
+
+@contextlib.contextmanager
+def factory_module(folder: Path, name: str, source: str) -> Iterator[ModuleType]:
+    """`source` written to folder/name.py and imported as `name` (so that `py:name:build` finds it),
+    removed from sys.path and sys.modules on exit."""
+    (folder / f"{name}.py").write_text(textwrap.dedent(source))
+    sys.path.insert(0, str(folder))
+    try:
+        yield importlib.import_module(name)
+    finally:
+        sys.path.remove(str(folder))
+        sys.modules.pop(name, None)
+
+
+def num(value: float) -> str:
+    """A number written so that parsing it gives the same float back."""
+    return repr(float(value))
+
+
+def write_pts(path: Path, values: np.ndarray, header: bool = True) -> None:
+    """A .pts file holding `values` exactly as given (1-based, as iBUG writes them)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"{num(x)} {num(y)}" for x, y in values]
+    if header:
+        lines = ["version: 1", f"n_points:  {len(values)}", "{", *lines, "}"]
+    path.write_text("\n".join(lines) + "\n")
+
+
+#: A `py:` factory module for the small CNNs that tests pretrain: three stride-2 blocks of `convs`
+#: 3x3 convolutions; the last two maps are the levels (pooled: the last map's mean).
+TINY_CNN = '''
+from torch import nn
+
+
+def block(cin, cout, convs):
+    layers = [nn.Conv2d(cin, cout, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+    for _ in range(convs - 1):
+        layers += [nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+    return nn.Sequential(*layers)
+
+
+class TinyCNN(nn.Module):
+    def __init__(self, input_size, convs):
+        super().__init__()
+        self.preprocess = {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5), "input_size": input_size}
+        self.blocks = nn.ModuleList([block(3, 16, convs), block(16, 32, convs), block(32, 128, convs)])
+
+    def forward_features(self, x):
+        maps = []
+        for b in self.blocks:
+            x = b(x)
+            maps.append(x)
+        return maps[1:]
+
+
+def build(input_size=32, convs=1):
+    return TinyCNN(input_size, convs)
+'''
+
+
+def metric_by_backbone_kind(results: Path, metric: str) -> dict[tuple[str, str], float]:
+    """("pixels" or "trained", protocol) -> the test `metric` of each record in results/runs.jsonl."""
+    score = {}
+    for line in (results / "runs.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        kind = "pixels" if record["backbone"].startswith("pixels") else "trained"
+        score[kind, record["protocol"]] = record["metrics"]["test"][metric]["value"]
+    return score

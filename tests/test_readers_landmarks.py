@@ -19,6 +19,7 @@ from farl_bench.data.readers.wflw import FLAG_TAGS, FLIP_98, LIST_DIR, WFLWReade
 from farl_bench.data.synthetic.writers import WRITERS
 from farl_bench.errors import UserError
 from farl_bench.registry import DATASETS
+from helpers import num, write_pts
 
 MMPOSE = REALDATA / "mmpose_face_testdata" / "tests" / "data"
 needs_realdata = pytest.mark.skipif(not REALDATA.is_dir(), reason=f"{REALDATA} is absent")
@@ -32,20 +33,6 @@ def held_out(n_train: int) -> dict[str, int]:
     """Train/val sizes after the fixed 10% hold-out."""
     n_val = max(1, round(0.1 * n_train))
     return {"train": n_train - n_val, "val": n_val}
-
-
-def num(value: float) -> str:
-    """A number written so that parsing it gives the same float back."""
-    return repr(float(value))
-
-
-def write_pts(path: Path, values: np.ndarray, header: bool = True) -> None:
-    """A .pts file holding `values` exactly as given (1-based, as iBUG writes them)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [f"{num(x)} {num(y)}" for x, y in values]
-    if header:
-        lines = ["version: 1", f"n_points:  {len(values)}", "{", *lines, "}"]
-    path.write_text("\n".join(lines) + "\n")
 
 
 def write_300w_tree(root: Path, rng: np.random.Generator) -> dict[str, np.ndarray]:

