@@ -151,6 +151,19 @@ def test_clip_reads_an_openai_state_dict_whole_or_image_tower_only(tmp_path, pre
     assert backbone.preprocess.mean == CLIP_MEAN and backbone.preprocess.input_size == 32
 
 
+def test_an_open_clip_vit_h_image_tower_without_heads_is_refused_naming_both_ways_to_load_it(tmp_path):
+    w = 1280  # ViT-H-14: 16 heads of 80, where OpenAI's rule would make 20 of 64 from the same tensors
+    path = tmp_path / "vit_h.pt"
+    torch.save({"visual.conv1.weight": torch.zeros(w, 3, 14, 14), "visual.class_embedding": torch.zeros(w),
+                "visual.positional_embedding": torch.zeros(5, w),
+                "visual.transformer.resblocks.0.ln_1.weight": torch.ones(w)}, path)
+    with pytest.raises(UserError, match=rf"1280 wide is OpenCLIP's ViT-H-14 \(16 heads of 80\).*pass \?heads=16 .*"
+                                        rf"openclip:ViT-H-14\?weights={path}"):
+        build(f"clip:{path}")
+    with pytest.raises(UserError, match="heads=3 must be a positive divisor of the image tower's width 1280"):
+        build(f"clip:{path}?heads=3")
+
+
 def test_farl_without_a_file_is_a_random_vit_b16_fingerprinted_by_its_spec():
     backbone = build("farl", input_size=32)
     assert backbone.layers == [3, 5, 7, 11] and backbone.model.embed_dim == 768 and len(backbone.model.blocks) == 12

@@ -29,16 +29,7 @@ PROMPTS = ["a photo of a happy face.", "a photo of a sad face.", "a photo of a m
 
 @pytest.fixture(scope="module")
 def tiny_clip() -> open_clip.CLIP:
-    """A random open_clip CLIP (QuickGELU, as OpenAI's and FaRL's), every tensor perturbed so that no
-    LayerNorm or bias sits at its init, and a logit scale of 30 (not the init's 14.3)."""
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        model = open_clip.CLIP(**TINY, quick_gelu=True).eval()
-        with torch.no_grad():
-            for p in model.parameters():
-                p.add_(torch.randn_like(p) * 0.02)
-            model.logit_scale.fill_(math.log(30.0))
-    return model
+    return perturbed_clip(TINY)
 
 
 @pytest.fixture(scope="module")
@@ -60,19 +51,49 @@ def tiny_config(monkeypatch):
     monkeypatch.setitem(open_clip.factory._MODEL_CONFIGS, "Tiny-ZS", {**TINY, "quick_gelu": True})
 
 
-@pytest.mark.parametrize("kind", ["clip", "farl", "openclip"])
-def test_zero_shot_logits_equal_open_clips_encoders(tiny_clip, clip_files, tiny_config, kind):
-    backbone = build(clip_files[kind])
+def perturbed_clip(config: dict) -> open_clip.CLIP:
+    """A random open_clip CLIP (QuickGELU, as OpenAI's and FaRL's), every tensor perturbed so that no
+    LayerNorm or bias sits at its init, and a logit scale of 30 (not the init's 14.3)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = open_clip.CLIP(**config, quick_gelu=True).eval()
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p) * 0.02)
+            model.logit_scale.fill_(math.log(30.0))
+    return model
+
+
+def logits_pair(model: open_clip.CLIP, spec: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Zero-shot logits of 5 random images x PROMPTS: (through our backbone and classifier, through open_clip)."""
+    backbone = build(spec)
     x = torch.randn(5, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     classifier = build_classifier(backbone.text_tower(), [[p] for p in PROMPTS])
     with torch.no_grad():
         ours = classifier.logits(backbone(x, levels=False).pooled)
-        image = F.normalize(tiny_clip.encode_image(x), dim=-1)
-        text = F.normalize(tiny_clip.encode_text(open_clip.tokenizer.SimpleTokenizer()(PROMPTS)), dim=-1)
-        expected = tiny_clip.logit_scale.exp() * image @ text.T
-    torch.testing.assert_close(ours, expected, atol=1e-5, rtol=0)
+        image = F.normalize(model.encode_image(x), dim=-1)
+        text = F.normalize(model.encode_text(open_clip.tokenizer.SimpleTokenizer()(PROMPTS)), dim=-1)
     assert classifier.scale == pytest.approx(30.0)
+    return ours, model.logit_scale.exp() * image @ text.T
+
+
+@pytest.mark.parametrize("kind", ["clip", "farl", "openclip"])
+def test_zero_shot_logits_equal_open_clips_encoders(tiny_clip, clip_files, tiny_config, kind):
+    ours, expected = logits_pair(tiny_clip, clip_files[kind])
+    torch.testing.assert_close(ours, expected, atol=1e-5, rtol=0)
     assert expected.std() > 0.1  # the logits differ between faces and prompts: the check can fail
+
+
+def test_heads_options_load_a_clip_whose_heads_are_not_64_wide(tmp_path):
+    """One 128-wide head per tower (OpenAI's rule says 2): equal logits only with heads=1&text_heads=1."""
+    wide = {"embed_dim": 32, "vision_cfg": {**TINY["vision_cfg"], "width": 128, "head_width": 128},
+            "text_cfg": {**TINY["text_cfg"], "width": 128, "heads": 1}}
+    model = perturbed_clip(wide)
+    torch.save(model.state_dict(), tmp_path / "wide.pt")
+    ours, expected = logits_pair(model, f"clip:{tmp_path / 'wide.pt'}?heads=1&text_heads=1")
+    torch.testing.assert_close(ours, expected, atol=1e-5, rtol=0)
+    ours, expected = logits_pair(model, f"clip:{tmp_path / 'wide.pt'}")
+    assert (ours - expected).abs().max() > 1e-2  # the default rule gives another model: the option matters
 
 
 def test_templates_are_averaged_in_embedding_space_then_renormalised(tiny_clip, clip_files):

@@ -1,9 +1,11 @@
-"""`clip[:PATH]?img_size=N&layers=i,j&act=quick_gelu|gelu&allow_partial=1`: the ViT image tower of an
-OpenAI-layout CLIP state dict (visual.conv1.weight, visual.transformer.resblocks.N.attn.in_proj_weight, ...;
-the text tower is read only for zero-shot, see backbones.text), built as a timm VisionTransformer. Without
-PATH: a random-init ViT-B/16 (no text tower).
+"""`clip[:PATH]?img_size=N&layers=i,j&act=quick_gelu|gelu&heads=N&text_heads=N&allow_partial=1`: the ViT
+image tower of an OpenAI-layout CLIP state dict (visual.conv1.weight,
+visual.transformer.resblocks.N.attn.in_proj_weight, ...; the text tower is read only for zero-shot, see
+backbones.text), built as a timm VisionTransformer. Without PATH: a random-init ViT-B/16 (no text tower).
 
-Width, depth, patch and native grid are read from the tensors; heads = width / 64 (OpenAI's rule).
+Width, depth, patch and native grid are read from the tensors. The head count cannot be: it is
+width / 64 (OpenAI's rule) unless `heads` (image) or `text_heads` says otherwise. OpenCLIP's ViT-H,
+ViT-g and ViT-bigG image towers have 16 wider heads; their widths are refused without `heads`.
 Pooled features are ln_post of the class token (before CLIP's projection to the text space); levels
 are the patch tokens of the chosen blocks, before any final norm, as width-channel maps.
 """
@@ -49,6 +51,16 @@ class ClipShape:
 
 
 VIT_B16 = ClipShape(width=768, depth=12, patch=16, grid=14)
+#: Image-tower widths of OpenCLIP models whose heads are not 64 wide (80, 88, 104: 16 heads each).
+OPEN_CLIP_WIDTHS = {1280: "ViT-H-14", 1408: "ViT-g-14", 1664: "ViT-bigG-14"}
+
+
+def heads_option(spec: BackboneSpec, key: str, width: int, what: str) -> int | None:
+    """The head count `key` gives (None: not given), checked to divide `width`."""
+    heads = int_option(spec, key)
+    if heads is not None and (heads <= 0 or width % heads):
+        raise UserError(f"backbone {spec}: {key}={heads} must be a positive divisor of the {what}'s width {width}")
+    return heads
 
 
 def quarter_layers(depth: int) -> list[int]:
@@ -93,6 +105,12 @@ def build_clip_vit(spec: BackboneSpec, input_size: int | None, act: str,
         shape = clip_shape(tower, prefix, str(path))
     else:
         shape = VIT_B16
+    heads = heads_option(spec, "heads", shape.width, "image tower")
+    if heads is None and shape.width in OPEN_CLIP_WIDTHS and path is not None:
+        name = OPEN_CLIP_WIDTHS[shape.width]
+        raise UserError(f"backbone {spec}: an image tower {shape.width} wide is OpenCLIP's {name} (16 heads of "
+                        f"{shape.width // 16}), not OpenAI's 64-wide heads, and the file cannot tell which: pass "
+                        f"?heads=16 (or the count it was trained with), or load it as openclip:{name}?weights={path}")
     size = input_size or int_option(spec, "img_size") or shape.patch * shape.grid
     if size % shape.patch:
         raise UserError(f"backbone {spec}: input size {size} is not a multiple of the patch size {shape.patch}")
@@ -102,8 +120,9 @@ def build_clip_vit(spec: BackboneSpec, input_size: int | None, act: str,
                         f"{shape.depth} blocks)")
     # a full load overwrites every tensor, so timm's (slow, seconds for ViT-B) init is skipped
     full_load = path is not None and not bool_option(spec, "allow_partial")
-    model = create_model(TIMM_NAMES[act], size, embed_dim=shape.width, depth=shape.depth, num_heads=shape.heads,
-                         patch_size=shape.patch, weight_init="skip" if full_load else "")
+    model = create_model(TIMM_NAMES[act], size, embed_dim=shape.width, depth=shape.depth,
+                         num_heads=heads or shape.heads, patch_size=shape.patch,
+                         weight_init="skip" if full_load else "")
     if path is not None:
         # visual.proj (to the text space) becomes head.*, the classifier load_weights leaves out
         state = _convert_openai_clip(tower, model, prefix=prefix)
@@ -111,16 +130,18 @@ def build_clip_vit(spec: BackboneSpec, input_size: int | None, act: str,
         fingerprint = load_weights(model, spec, path, target, state)
         weights = weights or file_weights(fingerprint)
     else:
-        fingerprint = sha256_text(f"random-init seed 0|{spec.kind}|{shape}|act={act}|size={size}|"
+        given = f"|heads={heads}" if heads else ""  # absent: the fingerprints made before the option
+        fingerprint = sha256_text(f"random-init seed 0|{spec.kind}|{shape}{given}|act={act}|size={size}|"
                                   f"timm {timm.__version__}")
         weights = RANDOM_INIT
     backbone = TimmBackbone(model, Preprocess(OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, size), fingerprint, layers, weights)
     if path is not None:  # loaded from the file again only when zero-shot asks (backbones.text)
-        backbone.text_tower = partial(clip_text_tower, path, act)
+        backbone.text_tower = partial(clip_text_tower, path, act, partial(heads_option, spec, "text_heads"))
     return backbone
 
 
 @BACKBONES.register("clip")
 def build_clip(spec: BackboneSpec, input_size: int | None) -> Backbone:
-    check_options(spec, {"img_size", "layers", "act", "allow_partial"}, "clip:ViT-B-16.pth?act=quick_gelu")
+    check_options(spec, {"img_size", "layers", "act", "heads", "text_heads", "allow_partial"},
+                  "clip:ViT-B-16.pth?act=quick_gelu")
     return build_clip_vit(spec, input_size, spec.options.get("act", "quick_gelu"), quarter_layers)

@@ -67,9 +67,11 @@ def open_clip_tower(model: nn.Module, tokenize: Callable[[list[str]], torch.Tens
     return TextTower(_EncodeText(model), tokenize, proj if isinstance(proj, torch.Tensor) else None, scale)
 
 
-def clip_text_tower(path: Path, act: str) -> TextTower:
+def clip_text_tower(path: Path, act: str, heads: Callable[[int, str], int | None] = lambda width, what: None
+                    ) -> TextTower:
     """The text tower and image projection of an OpenAI-layout CLIP state dict (also FaRL's, under
-    `state_dict`), keys bare or under one prefix such as `module.`; `act` quick_gelu or gelu."""
+    `state_dict`), keys bare or under one prefix such as `module.`; `act` quick_gelu or gelu; `heads`
+    gives the head count for the tower's width (None: width / 64, OpenAI's rule)."""
     from farl_bench.backbones.openclip import import_open_clip  # optional dependency, loaded when asked
 
     open_clip = import_open_clip()
@@ -85,7 +87,8 @@ def clip_text_tower(path: Path, act: str) -> TextTower:
     context, _ = state[prefix + "positional_embedding"].shape
     text = open_clip.transformer.TextTransformer(
         context_length=context, vocab_size=state[prefix + TEXT_KEYS[0]].shape[0], width=width,
-        heads=max(1, width // 64), layers=depth, output_dim=state[prefix + "text_projection"].shape[1],
+        heads=heads(width, "text tower") or max(1, width // 64), layers=depth,
+        output_dim=state[prefix + "text_projection"].shape[1],
         act_layer=open_clip.transformer.QuickGELU if act == "quick_gelu" else nn.GELU)
     own = text.state_dict()
     given = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix) and k[len(prefix):] in own}
