@@ -3,8 +3,8 @@ CLI as a child process, and `py:` factory modules written by a test."""
 from __future__ import annotations
 
 import contextlib
-import json
 import importlib
+import json
 import os
 import subprocess
 import sys
