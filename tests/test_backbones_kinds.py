@@ -162,6 +162,8 @@ def test_an_open_clip_vit_h_image_tower_without_heads_is_refused_naming_both_way
         build(f"clip:{path}")
     with pytest.raises(UserError, match="heads=3 must be a positive divisor of the image tower's width 1280"):
         build(f"clip:{path}?heads=3")
+    with pytest.raises(UserError, match="option text_heads='x' is not an integer"):
+        build(f"clip:{path}?heads=16&text_heads=x")
 
 
 def test_farl_without_a_file_is_a_random_vit_b16_fingerprinted_by_its_spec():

@@ -106,6 +106,7 @@ def build_clip_vit(spec: BackboneSpec, input_size: int | None, act: str,
     else:
         shape = VIT_B16
     heads = heads_option(spec, "heads", shape.width, "image tower")
+    int_option(spec, "text_heads")  # a malformed value stops here, not only when zero-shot reads the text tower
     if heads is None and shape.width in OPEN_CLIP_WIDTHS and path is not None:
         name = OPEN_CLIP_WIDTHS[shape.width]
         raise UserError(f"backbone {spec}: an image tower {shape.width} wide is OpenCLIP's {name} (16 heads of "
